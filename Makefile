@@ -1,0 +1,25 @@
+# featherip — build and test entry points. `make test` is what CI runs.
+GO ?= go
+
+.PHONY: test deps vet unit race build
+
+## test: install what the tests need, vet, and run every test ring
+##       (unit, simulation, interop with the Linux kernel, fuzz seed corpora).
+test: deps vet unit race
+
+deps:
+	./scripts/install-deps.sh
+
+vet:
+	$(GO) vet ./...
+
+# Fuzz targets run their committed seed corpora as plain tests here.
+unit:
+	$(GO) test -count=1 ./...
+
+# The concurrent parts once more under the race detector.
+race:
+	$(GO) test -count=1 -race . ./link/... ./sim/...
+
+build:
+	$(GO) build ./...

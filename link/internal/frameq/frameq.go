@@ -1,0 +1,273 @@
+// Package frameq is the bounded, time-ordered frame queue shared by the
+// in-memory links (pipe, switch) and the fault-injection wrapper.
+//
+// A Queue holds at most a fixed number of frames, each copied into a slot
+// buffer allocated on the slot's first use and reused afterwards, so the
+// steady state allocates nothing. Frames leave in order of their due time;
+// frames with equal due times leave in the order they were pushed. A full
+// queue drops the new frame and counts it.
+//
+// Frames can be taken two ways: TryPop under virtual time (the caller says
+// what time it is), or Pop, which blocks in real time until the head frame
+// is due (measured with the queue's clock) or the queue is closed.
+package frameq
+
+import (
+	"sync"
+	"time"
+
+	"github.com/featherip/featherip/link"
+)
+
+// Stats counts what went through a queue.
+type Stats struct {
+	// Pushed counts frames accepted into the queue.
+	Pushed uint64
+	// Popped counts frames taken out of the queue.
+	Popped uint64
+	// PoppedBytes counts the bytes of the frames taken out (before any
+	// truncation to the reader's buffer).
+	PoppedBytes uint64
+	// Dropped counts frames refused because the queue was full or closed.
+	Dropped uint64
+}
+
+type slot struct {
+	buf []byte
+	n   int
+	due time.Duration
+	seq uint64
+}
+
+// Queue is a bounded queue of frames ordered by due time. It is safe for
+// concurrent use.
+type Queue struct {
+	mu       sync.Mutex
+	clock    link.Clock
+	maxFrame int
+	slots    []slot
+	order    []int32 // occupied slot indices in delivery order
+	free     []int32
+	seq      uint64
+	closed   bool
+	stats    Stats
+
+	wake  chan struct{} // one token: something changed (push, reschedule, close)
+	popMu sync.Mutex    // one blocked Pop at a time; guards timer
+	timer *time.Timer
+}
+
+// New returns a queue of capacity frames of at most maxFrame bytes each
+// (longer frames are truncated), using clock for Pop.
+func New(capacity, maxFrame int, clock link.Clock) *Queue {
+	if capacity < 1 {
+		capacity = 1
+	}
+	q := &Queue{
+		clock:    clock,
+		maxFrame: maxFrame,
+		slots:    make([]slot, capacity),
+		order:    make([]int32, 0, capacity),
+		free:     make([]int32, capacity),
+		wake:     make(chan struct{}, 1),
+		timer:    time.NewTimer(time.Hour),
+	}
+	q.timer.Stop()
+	for i := range q.free {
+		q.free[i] = int32(capacity - 1 - i)
+	}
+	return q
+}
+
+// Cap reports the queue's capacity in frames.
+func (q *Queue) Cap() int { return len(q.slots) }
+
+// Len reports how many frames are queued.
+func (q *Queue) Len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.order)
+}
+
+// Stats returns the queue's counters.
+func (q *Queue) Stats() Stats {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.stats
+}
+
+func (q *Queue) signal() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// insert places slot idx into order by (due, seq).
+func (q *Queue) insert(idx int32) {
+	s := &q.slots[idx]
+	i := len(q.order)
+	for i > 0 {
+		p := &q.slots[q.order[i-1]]
+		if p.due < s.due || (p.due == s.due && p.seq < s.seq) {
+			break
+		}
+		i--
+	}
+	q.order = append(q.order, 0)
+	copy(q.order[i+1:], q.order[i:])
+	q.order[i] = idx
+}
+
+// Push copies frame into the queue, due at the given time. It returns the
+// frame's sequence number and true, or false when the queue is full or
+// closed (the frame is dropped and counted).
+func (q *Queue) Push(frame []byte, due time.Duration) (uint64, bool) {
+	q.mu.Lock()
+	if q.closed || len(q.free) == 0 {
+		q.stats.Dropped++
+		q.mu.Unlock()
+		return 0, false
+	}
+	idx := q.free[len(q.free)-1]
+	q.free = q.free[:len(q.free)-1]
+	s := &q.slots[idx]
+	if s.buf == nil {
+		s.buf = make([]byte, q.maxFrame)
+	}
+	s.n = copy(s.buf, frame)
+	s.due = due
+	q.seq++
+	s.seq = q.seq
+	q.insert(idx)
+	q.stats.Pushed++
+	seq := s.seq
+	q.mu.Unlock()
+	q.signal()
+	return seq, true
+}
+
+// Reschedule moves the queued frame with sequence number seq to a new due
+// time, behind every frame already queued for that time. It returns the
+// frame's new sequence number and true, or false when no such frame is
+// queued.
+func (q *Queue) Reschedule(seq uint64, due time.Duration) (uint64, bool) {
+	q.mu.Lock()
+	pos := -1
+	for i, idx := range q.order {
+		if q.slots[idx].seq == seq {
+			pos = i
+			break
+		}
+	}
+	if pos < 0 {
+		q.mu.Unlock()
+		return 0, false
+	}
+	idx := q.order[pos]
+	q.order = append(q.order[:pos], q.order[pos+1:]...)
+	s := &q.slots[idx]
+	s.due = due
+	q.seq++
+	s.seq = q.seq
+	q.insert(idx)
+	seq = s.seq
+	q.mu.Unlock()
+	q.signal()
+	return seq, true
+}
+
+// popLocked removes the head frame into buf.
+func (q *Queue) popLocked(buf []byte) int {
+	idx := q.order[0]
+	copy(q.order, q.order[1:])
+	q.order = q.order[:len(q.order)-1]
+	s := &q.slots[idx]
+	n := copy(buf, s.buf[:s.n])
+	q.stats.Popped++
+	q.stats.PoppedBytes += uint64(s.n)
+	q.free = append(q.free, idx)
+	return n
+}
+
+// TryPop copies the head frame into buf when it is due at now, and returns
+// its length (truncated to len(buf)) and true; otherwise 0 and false. A
+// closed queue returns nothing.
+func (q *Queue) TryPop(buf []byte, now time.Duration) (int, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed || len(q.order) == 0 || q.slots[q.order[0]].due > now {
+		return 0, false
+	}
+	return q.popLocked(buf), true
+}
+
+// NextDue reports the due time of the head frame, if any.
+func (q *Queue) NextDue() (time.Duration, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed || len(q.order) == 0 {
+		return 0, false
+	}
+	return q.slots[q.order[0]].due, true
+}
+
+// Pop blocks until the head frame is due by the queue's clock, copies it
+// into buf and returns its length (truncated to len(buf)). It returns
+// link.ErrClosed once the queue is closed. Waiting uses real timers, so Pop
+// is for real clocks; under virtual time use TryPop.
+func (q *Queue) Pop(buf []byte) (int, error) {
+	q.popMu.Lock()
+	defer q.popMu.Unlock()
+	for {
+		q.mu.Lock()
+		if q.closed {
+			q.mu.Unlock()
+			return 0, link.ErrClosed
+		}
+		wait := time.Duration(-1)
+		if len(q.order) > 0 {
+			now := q.clock.Now()
+			due := q.slots[q.order[0]].due
+			if due <= now {
+				n := q.popLocked(buf)
+				q.mu.Unlock()
+				return n, nil
+			}
+			wait = due - now
+		}
+		q.mu.Unlock()
+		if wait < 0 {
+			<-q.wake
+			continue
+		}
+		q.timer.Reset(wait)
+		select {
+		case <-q.wake:
+			q.timer.Stop()
+		case <-q.timer.C:
+		}
+	}
+}
+
+// Close empties the queue, refuses further frames and makes Pop return
+// link.ErrClosed. Closing twice is harmless.
+func (q *Queue) Close() {
+	q.mu.Lock()
+	if !q.closed {
+		q.closed = true
+		for _, idx := range q.order {
+			q.free = append(q.free, idx)
+		}
+		q.order = q.order[:0]
+	}
+	q.mu.Unlock()
+	q.signal()
+}
+
+// Closed reports whether Close was called.
+func (q *Queue) Closed() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.closed
+}

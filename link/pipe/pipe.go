@@ -1,0 +1,203 @@
+// Package pipe is an in-memory point-to-point Ethernet link: a virtual
+// cable with two ends. What one end sends, the other receives after the
+// configured delay.
+//
+// Each end has a bounded receive queue; a frame sent while the peer's queue
+// is full (or the peer is closed) is dropped and counted at the peer, as a
+// NIC counts rx drops. Frames are copied on Send.
+//
+// Both ends implement link.Link and link.Poller. Under virtual time the
+// simulation passes its clock in Config and calls TryReceive and NextDue;
+// in real time Receive blocks until a frame is due or the end is closed.
+package pipe
+
+import (
+	"fmt"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/featherip/featherip/link"
+	"github.com/featherip/featherip/link/internal/frameq"
+)
+
+// Defaults for Config's zero fields.
+const (
+	DefaultMTU      = 1500
+	DefaultQueueLen = 128
+)
+
+// Default MAC addresses of the two ends: locally administered unicast.
+var (
+	DefaultMACA = net.HardwareAddr{0x02, 0x00, 0x00, 0x00, 0x00, 0x01}
+	DefaultMACB = net.HardwareAddr{0x02, 0x00, 0x00, 0x00, 0x00, 0x02}
+)
+
+// Config configures a pipe. The zero value is a usable real-time pipe.
+type Config struct {
+	// MTU is the largest IP packet carried (default 1500); frames may be
+	// MTU+14 bytes long.
+	MTU int
+	// MACA and MACB are the ends' MAC addresses (defaults DefaultMACA and
+	// DefaultMACB).
+	MACA, MACB net.HardwareAddr
+	// Clock gives the time used for Delay and for TryReceive. It is
+	// required under virtual time; nil means a real monotonic clock.
+	Clock link.Clock
+	// Delay is how long a frame travels from one end to the other.
+	Delay time.Duration
+	// QueueLen bounds each end's receive queue in frames (default 128).
+	QueueLen int
+}
+
+// Validate reports the first invalid field, naming it.
+func (c Config) Validate() error {
+	if c.MTU < 0 {
+		return fmt.Errorf("pipe: Config.MTU %d is negative; use 0 for the default %d", c.MTU, DefaultMTU)
+	}
+	if c.QueueLen < 0 {
+		return fmt.Errorf("pipe: Config.QueueLen %d is negative; use 0 for the default %d", c.QueueLen, DefaultQueueLen)
+	}
+	if c.Delay < 0 {
+		return fmt.Errorf("pipe: Config.Delay %v is negative", c.Delay)
+	}
+	for _, m := range []struct {
+		name string
+		mac  net.HardwareAddr
+	}{{"MACA", c.MACA}, {"MACB", c.MACB}} {
+		if m.mac != nil && len(m.mac) != 6 {
+			return fmt.Errorf("pipe: Config.%s %v is not a 6-byte Ethernet address", m.name, m.mac)
+		}
+	}
+	return nil
+}
+
+// Stats counts one end's traffic.
+type Stats struct {
+	// Sent counts frames this end sent; SentBytes their bytes.
+	Sent, SentBytes uint64
+	// Received counts frames this end received; ReceivedBytes their bytes.
+	Received, ReceivedBytes uint64
+	// Dropped counts frames sent to this end that its full or closed
+	// receive queue dropped.
+	Dropped uint64
+	// TooLong counts frames this end refused to send with
+	// link.ErrFrameTooLong.
+	TooLong uint64
+}
+
+// End is one end of a pipe. It implements link.Link and link.Poller.
+type End struct {
+	mac      net.HardwareAddr
+	mtu      int
+	maxFrame int
+	clock    link.Clock
+	delay    time.Duration
+	rx       *frameq.Queue
+	peer     *End
+	closed   atomic.Bool
+
+	sent, sentBytes, tooLong atomic.Uint64
+}
+
+// New returns the two ends of a new pipe. It panics with a message naming
+// the field when cfg is invalid (see Config.Validate).
+func New(cfg Config) (*End, *End) {
+	if err := cfg.Validate(); err != nil {
+		panic(err)
+	}
+	if cfg.MTU == 0 {
+		cfg.MTU = DefaultMTU
+	}
+	if cfg.QueueLen == 0 {
+		cfg.QueueLen = DefaultQueueLen
+	}
+	if cfg.MACA == nil {
+		cfg.MACA = DefaultMACA
+	}
+	if cfg.MACB == nil {
+		cfg.MACB = DefaultMACB
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = link.MonotonicClock()
+	}
+	mk := func(mac net.HardwareAddr) *End {
+		max := link.MaxFrameLen(link.Ethernet, cfg.MTU)
+		return &End{
+			mac:      append(net.HardwareAddr(nil), mac...),
+			mtu:      cfg.MTU,
+			maxFrame: max,
+			clock:    cfg.Clock,
+			delay:    cfg.Delay,
+			rx:       frameq.New(cfg.QueueLen, max, cfg.Clock),
+		}
+	}
+	a, b := mk(cfg.MACA), mk(cfg.MACB)
+	a.peer, b.peer = b, a
+	return a, b
+}
+
+// Kind reports link.Ethernet.
+func (e *End) Kind() link.Kind { return link.Ethernet }
+
+// MTU reports the pipe's MTU.
+func (e *End) MTU() int { return e.mtu }
+
+// HardwareAddr reports this end's MAC address.
+func (e *End) HardwareAddr() net.HardwareAddr { return e.mac }
+
+// Peer returns the other end of the pipe.
+func (e *End) Peer() *End { return e.peer }
+
+// Send copies frame to the peer's receive queue, due after the pipe's
+// delay. A frame the peer cannot take is dropped silently and counted at
+// the peer.
+func (e *End) Send(frame []byte) error {
+	if e.closed.Load() {
+		return link.ErrClosed
+	}
+	if len(frame) > e.maxFrame {
+		e.tooLong.Add(1)
+		return link.ErrFrameTooLong
+	}
+	e.sent.Add(1)
+	e.sentBytes.Add(uint64(len(frame)))
+	e.peer.rx.Push(frame, e.clock.Now()+e.delay)
+	return nil
+}
+
+// Receive blocks until a frame is due, copies it into buf and returns its
+// length. It waits in real time; under a virtual clock use TryReceive.
+func (e *End) Receive(buf []byte) (int, error) { return e.rx.Pop(buf) }
+
+// TryReceive copies the next frame that is due by the pipe's clock into buf.
+func (e *End) TryReceive(buf []byte) (int, bool) { return e.rx.TryPop(buf, e.clock.Now()) }
+
+// NextDue reports when the next queued frame becomes due.
+func (e *End) NextDue() (time.Duration, bool) { return e.rx.NextDue() }
+
+// Close closes this end: its queued frames are discarded, Receive returns
+// link.ErrClosed and frames sent to it are dropped.
+func (e *End) Close() error {
+	e.closed.Store(true)
+	e.rx.Close()
+	return nil
+}
+
+// Stats returns this end's counters.
+func (e *End) Stats() Stats {
+	q := e.rx.Stats()
+	return Stats{
+		Sent:          e.sent.Load(),
+		SentBytes:     e.sentBytes.Load(),
+		Received:      q.Popped,
+		ReceivedBytes: q.PoppedBytes,
+		Dropped:       q.Dropped,
+		TooLong:       e.tooLong.Load(),
+	}
+}
+
+var (
+	_ link.Link   = (*End)(nil)
+	_ link.Poller = (*End)(nil)
+)

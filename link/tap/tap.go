@@ -1,0 +1,196 @@
+// Package tap is the Linux TAP driver: featherip's Ethernet link to the
+// kernel through /dev/net/tun (IFF_TAP|IFF_NO_PI, see the kernel's
+// Documentation/networking/tuntap.rst).
+//
+// Open creates the named TAP device, or attaches to an existing one, sets
+// its MTU and brings it up with ioctls (no external commands). The kernel
+// side of the device has its own MAC address; featherip uses another one on
+// the same wire (Config.MAC, random locally administered by default), as if
+// the kernel and featherip were two hosts on one Ethernet segment.
+//
+// The file descriptor is non-blocking and served by the Go runtime's
+// poller, so a blocked Receive costs no thread and Close unblocks it.
+// A device created inside another network namespace (for example with
+// internal/netns) stays there; its Link works from any thread.
+package tap
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"github.com/featherip/featherip/link"
+)
+
+// Config says which device to open.
+type Config struct {
+	// Name is the device name (at most 15 bytes). Empty lets the kernel
+	// pick one (tap0, tap1, ...); Name() reports it.
+	Name string
+	// MTU is set on the device when not 0; otherwise the device's current
+	// MTU is used (1500 for a new device).
+	MTU int
+	// MAC is the address featherip uses on the link; nil means a random
+	// locally administered unicast address. It must differ from the
+	// kernel side's address.
+	MAC net.HardwareAddr
+}
+
+// Stats counts a TAP link's traffic.
+type Stats struct {
+	// Sent counts frames written; SentBytes their bytes.
+	Sent, SentBytes uint64
+	// Received counts frames read; ReceivedBytes their bytes.
+	Received, ReceivedBytes uint64
+	// SendErrors counts failed writes; TooLong frames refused as too long.
+	SendErrors, TooLong uint64
+}
+
+// Link is an open TAP device. It implements link.Link.
+type Link struct {
+	f         *os.File
+	name      string
+	mtu       int
+	maxFrame  int
+	mac       net.HardwareAddr
+	kernelMAC net.HardwareAddr
+	created   bool
+	closed    atomic.Bool
+
+	rmu  sync.Mutex // guards rbuf
+	rbuf []byte     // for reads into buffers shorter than a frame
+
+	sent, sentBytes, received, receivedBytes, sendErrors, tooLong atomic.Uint64
+}
+
+// ErrInUse is returned (wrapped) when the named device is already attached
+// to another file descriptor.
+var ErrInUse = errors.New("tap: device in use")
+
+// Name reports the device's name.
+func (l *Link) Name() string { return l.name }
+
+// Created reports whether Open created the device (it disappears on
+// Close) rather than attaching to an existing persistent one.
+func (l *Link) Created() bool { return l.created }
+
+// KernelAddr reports the MAC address of the kernel's side of the device.
+func (l *Link) KernelAddr() net.HardwareAddr { return l.kernelMAC }
+
+// Kind reports link.Ethernet.
+func (l *Link) Kind() link.Kind { return link.Ethernet }
+
+// MTU reports the device's MTU.
+func (l *Link) MTU() int { return l.mtu }
+
+// HardwareAddr reports the MAC address featherip uses on the link (not the
+// kernel side's; see KernelAddr).
+func (l *Link) HardwareAddr() net.HardwareAddr { return l.mac }
+
+// Send writes one Ethernet frame to the kernel.
+func (l *Link) Send(frame []byte) error {
+	if l.closed.Load() {
+		return link.ErrClosed
+	}
+	if len(frame) > l.maxFrame {
+		l.tooLong.Add(1)
+		return link.ErrFrameTooLong
+	}
+	if _, err := l.f.Write(frame); err != nil {
+		l.sendErrors.Add(1)
+		if errors.Is(err, os.ErrClosed) {
+			return link.ErrClosed
+		}
+		return fmt.Errorf("tap %s: write: %w", l.name, err)
+	}
+	l.sent.Add(1)
+	l.sentBytes.Add(uint64(len(frame)))
+	return nil
+}
+
+// Receive blocks until the kernel sends a frame, copies it into buf
+// (truncated to len(buf)) and returns its length. Close unblocks it with
+// link.ErrClosed.
+func (l *Link) Receive(buf []byte) (int, error) {
+	if len(buf) >= l.maxFrame {
+		return l.read(buf)
+	}
+	// The kernel drops a frame that does not fit the read buffer: read
+	// whole frames and truncate here.
+	l.rmu.Lock()
+	defer l.rmu.Unlock()
+	if l.rbuf == nil {
+		l.rbuf = make([]byte, l.maxFrame)
+	}
+	n, err := l.read(l.rbuf)
+	if err != nil {
+		return 0, err
+	}
+	return copy(buf, l.rbuf[:n]), nil
+}
+
+func (l *Link) read(buf []byte) (int, error) {
+	for {
+		n, err := l.f.Read(buf)
+		if err != nil {
+			if errors.Is(err, os.ErrClosed) || l.closed.Load() {
+				return 0, link.ErrClosed
+			}
+			return 0, fmt.Errorf("tap %s: read: %w", l.name, err)
+		}
+		if n == 0 {
+			continue
+		}
+		l.received.Add(1)
+		l.receivedBytes.Add(uint64(n))
+		return n, nil
+	}
+}
+
+// Close closes the file descriptor, unblocking Receive. A device that Open
+// created is removed by the kernel; an attached persistent device stays.
+func (l *Link) Close() error {
+	if l.closed.Swap(true) {
+		return nil
+	}
+	return l.f.Close()
+}
+
+// Stats returns the link's counters.
+func (l *Link) Stats() Stats {
+	return Stats{
+		Sent:          l.sent.Load(),
+		SentBytes:     l.sentBytes.Load(),
+		Received:      l.received.Load(),
+		ReceivedBytes: l.receivedBytes.Load(),
+		SendErrors:    l.sendErrors.Load(),
+		TooLong:       l.tooLong.Load(),
+	}
+}
+
+// RandomMAC returns a random locally administered unicast MAC address.
+func RandomMAC() net.HardwareAddr {
+	m := make(net.HardwareAddr, 6)
+	rand.Read(m)
+	m[0] = m[0]&^0x01 | 0x02
+	return m
+}
+
+func (c Config) validate() error {
+	if len(c.Name) > 15 {
+		return fmt.Errorf("tap: Config.Name %q is longer than 15 bytes", c.Name)
+	}
+	if c.MTU < 0 {
+		return fmt.Errorf("tap: Config.MTU %d is negative; use 0 to keep the device's MTU", c.MTU)
+	}
+	if c.MAC != nil && (len(c.MAC) != 6 || c.MAC[0]&1 != 0) {
+		return fmt.Errorf("tap: Config.MAC %v is not a 6-byte unicast Ethernet address", c.MAC)
+	}
+	return nil
+}
+
+var _ link.Link = (*Link)(nil)
