@@ -1,0 +1,326 @@
+package stack
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/featherip/featherip/wire"
+)
+
+// NIC is an interface index; 0 means "none / choose by route". The loopback
+// interface is NIC 1.
+type NIC int
+
+// LoopbackNIC is the loopback interface every stack has.
+const LoopbackNIC NIC = 1
+
+// LinkKind says what the frames of an interface's link start with.
+type LinkKind int
+
+const (
+	// LinkEthernet frames carry an Ethernet II header (TAP, in-memory switch).
+	LinkEthernet LinkKind = iota
+	// LinkIP frames are bare IP packets (TUN, PPP).
+	LinkIP
+	// LinkLoopback is the stack's own loopback: it has no Link.
+	LinkLoopback
+)
+
+// String names the kind.
+func (k LinkKind) String() string {
+	switch k {
+	case LinkEthernet:
+		return "ethernet"
+	case LinkIP:
+		return "ip"
+	case LinkLoopback:
+		return "loopback"
+	}
+	return "unknown"
+}
+
+// Link is the stack's view of a driver. frame is only valid during Send.
+type Link interface{ Send(frame []byte) error }
+
+// InterfaceConfig describes an interface to add.
+type InterfaceConfig struct {
+	// Name is unique among the stack's interfaces, e.g. "eth0".
+	Name string
+	// Link sends frames. Required except for LinkLoopback.
+	Link Link
+	// Kind says whether frames carry an Ethernet header.
+	Kind LinkKind
+	// MTU is the largest IP packet (without link header). Default 1500;
+	// at least 68 (RFC 791), at most 65535.
+	MTU int
+	// MAC is the interface's address; required (unicast, non-zero) for LinkEthernet.
+	MAC wire.MAC
+}
+
+// InterfaceInfo describes an interface.
+type InterfaceInfo struct {
+	Name  string
+	NIC   NIC
+	Kind  LinkKind
+	MTU   int
+	MAC   wire.MAC
+	Up    bool
+	Addrs []netip.Prefix
+}
+
+// group is one joined multicast group with its reference count.
+type group struct {
+	addr netip.Addr
+	refs int
+}
+
+// nic is one interface.
+type nic struct {
+	id     NIC
+	name   string
+	link   Link
+	kind   LinkKind
+	mtu    int
+	mac    wire.MAC
+	up     bool
+	addrs  []netip.Prefix // IPv4 addresses, capacity MaxAddresses
+	groups []group        // IPv4 multicast receive filter, capacity MaxGroups
+
+	announceLeft int           // gratuitous ARP announcements still to send
+	announceAt   time.Duration // when the next one is due
+}
+
+func (s *Stack) addLoopback() error {
+	n, err := s.AddInterface(InterfaceConfig{Name: "lo", Kind: LinkLoopback, MTU: 65535})
+	if err != nil {
+		return err
+	}
+	if err := s.AddAddress(n, netip.MustParsePrefix("127.0.0.1/8")); err != nil {
+		return err
+	}
+	return s.SetUp(n, true)
+}
+
+// nic returns the interface for id, or nil.
+func (s *Stack) nic(id NIC) *nic {
+	if id < 1 || int(id) > len(s.nics) {
+		return nil
+	}
+	return s.nics[id-1]
+}
+
+// AddInterface adds a down interface and returns its NIC number.
+func (s *Stack) AddInterface(cfg InterfaceConfig) (NIC, error) {
+	if len(s.nics) >= s.cfg.MaxInterfaces {
+		return 0, ErrBufferFull
+	}
+	if cfg.Name == "" {
+		return 0, ErrInvalid
+	}
+	for _, n := range s.nics {
+		if n.name == cfg.Name {
+			return 0, ErrExists
+		}
+	}
+	if cfg.MTU == 0 {
+		cfg.MTU = 1500
+	}
+	if cfg.MTU < 68 || cfg.MTU > 65535 {
+		return 0, ErrInvalid
+	}
+	switch cfg.Kind {
+	case LinkEthernet:
+		if cfg.Link == nil || cfg.MAC == (wire.MAC{}) || cfg.MAC.IsMulticast() {
+			return 0, ErrInvalid
+		}
+	case LinkIP:
+		if cfg.Link == nil {
+			return 0, ErrInvalid
+		}
+	case LinkLoopback:
+	default:
+		return 0, ErrInvalid
+	}
+	n := &nic{
+		id: NIC(len(s.nics) + 1), name: cfg.Name, link: cfg.Link, kind: cfg.Kind, mtu: cfg.MTU, mac: cfg.MAC,
+		addrs:  make([]netip.Prefix, 0, s.cfg.MaxAddresses),
+		groups: make([]group, 0, s.cfg.MaxGroups),
+	}
+	s.nics = append(s.nics, n)
+	return n.id, nil
+}
+
+// SetUp brings an interface up or down. Bringing an Ethernet interface up
+// schedules gratuitous ARP announcements for its addresses (RFC 5227 2.3);
+// bringing it down forgets its dynamic neighbors and drops what waits for them.
+func (s *Stack) SetUp(id NIC, up bool) error {
+	n := s.nic(id)
+	if n == nil {
+		return ErrNoSuchInterface
+	}
+	if n.up == up {
+		return nil
+	}
+	n.up = up
+	if up {
+		s.scheduleAnnounce(n)
+	} else {
+		n.announceLeft = 0
+		s.arpFlushNIC(n.id)
+	}
+	return nil
+}
+
+// AddAddress adds an IPv4 address with its prefix length to an interface
+// and the connected route for its subnet.
+func (s *Stack) AddAddress(id NIC, p netip.Prefix) error {
+	n := s.nic(id)
+	if n == nil {
+		return ErrNoSuchInterface
+	}
+	a := p.Addr()
+	if !p.IsValid() || !a.Is4() || a.IsMulticast() || a.IsUnspecified() || a == limitedBroadcast {
+		return ErrInvalid
+	}
+	if s.IsLocal(a) {
+		return ErrExists
+	}
+	if len(n.addrs) >= s.cfg.MaxAddresses {
+		return ErrBufferFull
+	}
+	r := Route{Dst: p.Masked(), NIC: id}
+	if !s.hasRoute(r) {
+		if err := s.AddRoute(r); err != nil {
+			return err
+		}
+	}
+	n.addrs = append(n.addrs, p)
+	if n.up {
+		s.scheduleAnnounce(n)
+	}
+	return nil
+}
+
+// RemoveAddress removes an address from an interface, and its connected
+// route unless another address of the interface is in the same subnet.
+func (s *Stack) RemoveAddress(id NIC, a netip.Addr) error {
+	n := s.nic(id)
+	if n == nil {
+		return ErrNoSuchInterface
+	}
+	for i, p := range n.addrs {
+		if p.Addr() != a {
+			continue
+		}
+		n.addrs = append(n.addrs[:i], n.addrs[i+1:]...)
+		shared := false
+		for _, q := range n.addrs {
+			if q.Masked() == p.Masked() {
+				shared = true
+			}
+		}
+		if !shared {
+			_ = s.RemoveRoute(Route{Dst: p.Masked(), NIC: id})
+		}
+		return nil
+	}
+	return ErrNotFound
+}
+
+// Addresses returns a copy of an interface's addresses (nil for an unknown NIC).
+func (s *Stack) Addresses(id NIC) []netip.Prefix {
+	n := s.nic(id)
+	if n == nil {
+		return nil
+	}
+	return append([]netip.Prefix(nil), n.addrs...)
+}
+
+// Interfaces describes every interface, loopback first.
+func (s *Stack) Interfaces() []InterfaceInfo {
+	out := make([]InterfaceInfo, 0, len(s.nics))
+	for _, n := range s.nics {
+		out = append(out, InterfaceInfo{Name: n.name, NIC: n.id, Kind: n.kind, MTU: n.mtu, MAC: n.mac, Up: n.up,
+			Addrs: append([]netip.Prefix(nil), n.addrs...)})
+	}
+	return out
+}
+
+// IsLocal reports whether a is one of our unicast addresses (any interface).
+func (s *Stack) IsLocal(a netip.Addr) bool {
+	for _, n := range s.nics {
+		if n.hasAddr(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// IsBroadcast reports whether a is the limited broadcast address or a
+// directed broadcast of one of nic's subnets (any interface when nic is 0).
+func (s *Stack) IsBroadcast(id NIC, a netip.Addr) bool {
+	if a == limitedBroadcast {
+		return true
+	}
+	if id == 0 {
+		for _, n := range s.nics {
+			if n.isDirectedBroadcast(a) {
+				return true
+			}
+		}
+		return false
+	}
+	n := s.nic(id)
+	return n != nil && n.isDirectedBroadcast(a)
+}
+
+var limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
+
+func (n *nic) hasAddr(a netip.Addr) bool {
+	for _, p := range n.addrs {
+		if p.Addr() == a {
+			return true
+		}
+	}
+	return false
+}
+
+// isDirectedBroadcast reports whether a is the all-ones host of one of n's
+// subnets (prefixes shorter than /31, RFC 922 / RFC 3021).
+func (n *nic) isDirectedBroadcast(a netip.Addr) bool {
+	if !a.Is4() {
+		return false
+	}
+	for _, p := range n.addrs {
+		if p.Bits() < 31 && a == subnetBroadcast(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// subnetBroadcast returns the all-ones host address of an IPv4 prefix.
+func subnetBroadcast(p netip.Prefix) netip.Addr {
+	b := p.Addr().As4()
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	v |= ^uint32(0) >> uint(p.Bits())
+	if p.Bits() == 0 {
+		v = ^uint32(0)
+	}
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// sourceFor picks the source address for traffic to dst (or via gateway
+// nextHop) on n: an address whose subnet contains nextHop, else the first
+// address, else 0.0.0.0.
+func (n *nic) sourceFor(nextHop netip.Addr) netip.Addr {
+	for _, p := range n.addrs {
+		if p.Contains(nextHop) {
+			return p.Addr()
+		}
+	}
+	if len(n.addrs) > 0 {
+		return n.addrs[0].Addr()
+	}
+	return netip.IPv4Unspecified()
+}

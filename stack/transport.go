@@ -1,0 +1,107 @@
+package stack
+
+import (
+	"net/netip"
+
+	"github.com/featherip/featherip/wire"
+)
+
+// Packet is a datagram addressed to this host, as handed to transports and
+// raw handlers. The slices are valid only during the call.
+type Packet struct {
+	NIC                  NIC // interface it arrived on (LoopbackNIC for looped-back unicast)
+	Src, Dst             netip.Addr
+	Protocol, TTL, TOS   uint8
+	IPHeader             []byte // the IPv4 header as received (after reassembly: offset 0, MF clear)
+	Payload              []byte // the transport header + data
+	Broadcast, Multicast bool   // destination kind
+}
+
+// Transport is a protocol above IP (UDP, TCP, ...), registered by number.
+type Transport interface {
+	// Deliver gets a datagram addressed to this host. It returns false when nobody wants it
+	// (the transport may then call SendDestUnreachable itself, e.g. UDP with code 3).
+	Deliver(p *Packet) bool
+	// HandleICMPError gets ICMP errors (dest unreachable, time exceeded, param problem;
+	// source quench is ignored, RFC 6633) whose quoted datagram carried this transport's protocol.
+	HandleICMPError(e *ICMPError)
+}
+
+// ICMPError is a received ICMP error about a datagram we sent. Quoted is
+// valid only during the call.
+type ICMPError struct {
+	Type, Code uint8
+	From       netip.Addr // the reporting router/host
+	Src, Dst   netip.Addr // addresses of the quoted (original) datagram
+	Protocol   uint8
+	Quoted     []byte // quoted transport header bytes (>= 8)
+	MTU        int    // next-hop MTU for frag-needed (RFC 1191), else 0
+	Pointer    uint8  // parameter problem pointer (RFC 792), else 0
+}
+
+// RawHandler sees datagrams without consuming them.
+type RawHandler interface{ DeliverRaw(p *Packet) }
+
+// ProtoAny registers a raw handler for every protocol.
+const ProtoAny uint8 = 255
+
+// RegisterTransport registers the transport for an IP protocol number, one
+// per protocol. ICMP belongs to the stack (use a raw handler to see it).
+func (s *Stack) RegisterTransport(proto uint8, t Transport) error {
+	if t == nil || proto == ProtoAny {
+		return ErrInvalid
+	}
+	if proto == wire.ProtoICMP || s.transports[proto] != nil {
+		return ErrExists
+	}
+	s.transports[proto] = t
+	return nil
+}
+
+// UnregisterTransport removes the transport of proto.
+func (s *Stack) UnregisterTransport(proto uint8) error {
+	if s.transports[proto] == nil {
+		return ErrNotFound
+	}
+	s.transports[proto] = nil
+	return nil
+}
+
+// AddRawHandler lets h see every received datagram of proto (ProtoAny: all
+// protocols), before transport delivery, including ICMP and IGMP.
+func (s *Stack) AddRawHandler(proto uint8, h RawHandler) {
+	if h == nil {
+		return
+	}
+	s.raw[proto] = append(s.raw[proto], h)
+}
+
+// RemoveRawHandler removes h from proto's raw handlers.
+func (s *Stack) RemoveRawHandler(proto uint8, h RawHandler) {
+	l := s.raw[proto]
+	for i, x := range l {
+		if x == h {
+			copy(l[i:], l[i+1:])
+			l[len(l)-1] = nil
+			s.raw[proto] = l[:len(l)-1]
+			return
+		}
+	}
+}
+
+// deliverRaw hands p to the raw handlers of its protocol and of ProtoAny and
+// reports whether there were any.
+func (s *Stack) deliverRaw(p *Packet) bool {
+	any := false
+	for _, h := range s.raw[p.Protocol] {
+		h.DeliverRaw(p)
+		any = true
+	}
+	if p.Protocol != ProtoAny {
+		for _, h := range s.raw[ProtoAny] {
+			h.DeliverRaw(p)
+			any = true
+		}
+	}
+	return any
+}
