@@ -304,9 +304,6 @@ func subnetBroadcast(p netip.Prefix) netip.Addr {
 	b := p.Addr().As4()
 	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 	v |= ^uint32(0) >> uint(p.Bits())
-	if p.Bits() == 0 {
-		v = ^uint32(0)
-	}
 	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }
 

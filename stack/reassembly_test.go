@@ -2,7 +2,6 @@ package stack
 
 import (
 	"encoding/binary"
-	"net/netip"
 	"testing"
 	"time"
 
@@ -33,8 +32,6 @@ func TestReassemblyOutOfOrderAndDuplicates(t *testing.T) {
 	if len(tr.pkts) != 1 || string(tr.pkts[0].Payload) != string(data) {
 		t.Fatalf("reassembled %v", tr.pkts)
 	}
-	h, _ := wire.ParseIPv4(tr.pkts[0].IPHeader)
-	_ = h
 	if binary.BigEndian.Uint16(tr.pkts[0].IPHeader[6:8]) != 0 || int(binary.BigEndian.Uint16(tr.pkts[0].IPHeader[2:4])) != 60 {
 		t.Fatal("reassembled header not rewritten")
 	}
@@ -199,5 +196,4 @@ func TestFragmentationOnOutput(t *testing.T) {
 	if st.FragOKs != 1 || st.FragCreates != 3 {
 		t.Fatalf("%+v", st)
 	}
-	_ = netip.Addr{}
 }

@@ -232,6 +232,7 @@ type Stack struct {
 	ipID uint16
 
 	transports [256]Transport
+	pollers    []Poller
 	raw        [256][]RawHandler
 
 	// scratch values handed to transports and raw handlers, reused per packet
@@ -286,6 +287,9 @@ func (s *Stack) Poll() {
 	now := s.clock.Now()
 	s.arpTimers(now)
 	s.reasmTimers(now)
+	for _, p := range s.pollers {
+		p.Poll(now)
+	}
 	s.drainLoopback()
 }
 
@@ -304,5 +308,8 @@ func (s *Stack) NextDeadline() (time.Duration, bool) {
 	}
 	take(s.arpDeadline())
 	take(s.reasm.deadline())
+	for _, p := range s.pollers {
+		take(p.NextDeadline())
+	}
 	return best, ok
 }

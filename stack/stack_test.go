@@ -98,3 +98,37 @@ func BenchmarkEcho(b *testing.B) {
 		b.Fatal("no replies")
 	}
 }
+
+type countingPoller struct {
+	due   time.Duration
+	polls int
+}
+
+func (p *countingPoller) Poll(now time.Duration) {
+	if now >= p.due {
+		p.polls++
+		p.due = now + time.Second
+	}
+}
+
+func (p *countingPoller) NextDeadline() (time.Duration, bool) { return p.due, true }
+
+func TestPollerJoinsDeadlineAndPoll(t *testing.T) {
+	e := newEnv(t, nil)
+	s := e.s
+	p := &countingPoller{due: e.clk.t + 5*time.Minute}
+	want := p.due
+	s.AddPoller(p)
+	if d, ok := s.NextDeadline(); !ok || d > want {
+		t.Fatalf("NextDeadline = %v, %v; want at most %v", d, ok, want)
+	}
+	e.clk.t = want
+	s.Poll()
+	if p.polls != 1 {
+		t.Fatalf("poller ran %d times, want 1", p.polls)
+	}
+	s.RemovePoller(p)
+	if d, ok := s.NextDeadline(); ok && d == p.due {
+		t.Fatal("removed poller still reports its deadline")
+	}
+}
