@@ -1,0 +1,275 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/featherip/featherip"
+	"github.com/featherip/featherip/link"
+	"github.com/featherip/featherip/link/pcap"
+	"github.com/featherip/featherip/stack"
+	"github.com/featherip/featherip/udp"
+)
+
+const upUsage = `Usage: featherip up [flags]
+
+Brings a featherip host up on a Linux TAP device. The device is created when
+it does not exist (and removed on exit); this needs root or CAP_NET_ADMIN.
+featherip answers ping, UDP echo (port 7) and UDP discard (port 9). It prints
+one line starting with "ready" once it runs, and on SIGINT (Ctrl-C) or
+SIGTERM stops and prints all its counters.
+
+Flags:
+`
+
+const upExamples = `
+Examples:
+  sudo featherip up
+      fip0 with the kernel at 192.168.7.1/24 and featherip at 192.168.7.2/24
+      then, in another shell:
+        ping 192.168.7.2
+        echo hi | socat - udp:192.168.7.2:7
+  sudo featherip up --tap tap1 --host-addr 10.9.0.1/24 --addr 10.9.0.2/24 --addr 10.9.0.3/24
+  sudo featherip up --pcap /tmp/fip.pcap        capture every frame (open in wireshark)
+  sudo featherip up --host-addr none --addr 10.0.0.2/24 --gateway 10.0.0.1
+`
+
+// prefixList is a repeatable --addr flag.
+type prefixList []netip.Prefix
+
+func (p *prefixList) String() string {
+	s := make([]string, len(*p))
+	for i, a := range *p {
+		s[i] = a.String()
+	}
+	return strings.Join(s, ",")
+}
+
+func (p *prefixList) Set(v string) error {
+	a, err := netip.ParsePrefix(v)
+	if err != nil || !a.Addr().Is4() {
+		return fmt.Errorf("want an IPv4 address with prefix length such as 192.168.7.2/24")
+	}
+	*p = append(*p, a)
+	return nil
+}
+
+// upOptions are the parsed flags of `featherip up`.
+type upOptions struct {
+	tap      string
+	hostAddr string // "none" or a prefix
+	hostPfx  netip.Prefix
+	addrs    prefixList
+	gateway  netip.Addr
+	mtu      int
+	pcapFile string
+}
+
+func parseUp(args []string, stderr io.Writer) (*upOptions, error) {
+	o := &upOptions{}
+	fs := flag.NewFlagSet("up", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), upUsage)
+		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), upExamples)
+	}
+	fs.StringVar(&o.tap, "tap", "fip0", "TAP device `name`; created if missing, removed on exit if created")
+	fs.StringVar(&o.hostAddr, "host-addr", "192.168.7.1/24", "`prefix` for the kernel side of the TAP device; none leaves its addresses alone")
+	fs.Var(&o.addrs, "addr", "featherip's IPv4 `prefix` (repeatable; default 192.168.7.2/24)")
+	gw := fs.String("gateway", "", "default gateway `address` for featherip (optional)")
+	fs.IntVar(&o.mtu, "mtu", 1500, "IP MTU of the TAP device and of featherip")
+	fs.StringVar(&o.pcapFile, "pcap", "", "write every frame featherip sends and receives to this pcap `file`")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if o.tap == "" || len(o.tap) > 15 || strings.ContainsAny(o.tap, "/ \t") {
+		return nil, fmt.Errorf("--tap %q: want an interface name of 1 to 15 characters without spaces or /", o.tap)
+	}
+	if len(o.addrs) == 0 {
+		o.addrs = prefixList{netip.MustParsePrefix("192.168.7.2/24")}
+	}
+	if o.hostAddr != "none" {
+		p, err := netip.ParsePrefix(o.hostAddr)
+		if err != nil || !p.Addr().Is4() {
+			return nil, fmt.Errorf("--host-addr %q: want an IPv4 prefix such as 192.168.7.1/24, or none", o.hostAddr)
+		}
+		o.hostPfx = p
+		for _, a := range o.addrs {
+			if a.Addr() == p.Addr() {
+				return nil, fmt.Errorf("--addr %v is the kernel's address (--host-addr): pick another", a)
+			}
+		}
+	}
+	if *gw != "" {
+		a, err := netip.ParseAddr(*gw)
+		if err != nil || !a.Is4() {
+			return nil, fmt.Errorf("--gateway %q: want an IPv4 address", *gw)
+		}
+		o.gateway = a
+	}
+	if o.mtu < 68 || o.mtu > 65535 {
+		return nil, fmt.Errorf("--mtu %d: want 68 to 65535", o.mtu)
+	}
+	return o, nil
+}
+
+// services counts what the echo and discard services did.
+type services struct {
+	EchoDatagrams, EchoBytes, EchoErrors uint64
+	DiscardDatagrams, DiscardBytes       uint64
+}
+
+func cmdUp(args []string, stdout, stderr io.Writer) int {
+	o, err := parseUp(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "featherip up: %v\n", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := up(ctx, o, stdout); err != nil {
+		fmt.Fprintf(stderr, "featherip up: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// up runs the host until ctx is done.
+func up(ctx context.Context, o *upOptions, stdout io.Writer) (err error) {
+	dev, err := openTAP(o.tap, o.mtu)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := dev.remove(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	if err := configureKernel(dev.link.Name(), o.hostPfx); err != nil {
+		dev.link.Close()
+		return err
+	}
+
+	var l link.Link = dev.link
+	var pcapFile *os.File
+	if o.pcapFile != "" {
+		pcapFile, err = os.Create(o.pcapFile)
+		if err != nil {
+			dev.link.Close()
+			return fmt.Errorf("--pcap: %w", err)
+		}
+		bw := bufio.NewWriterSize(pcapFile, 64<<10)
+		l = pcap.Wrap(l, bw, pcap.Options{})
+		defer func() {
+			if cerr := pcapFile.Close(); cerr != nil && err == nil {
+				err = fmt.Errorf("--pcap: %w", cerr)
+			}
+		}()
+	}
+
+	h, err := featherip.New(featherip.Config{})
+	if err != nil {
+		l.Close()
+		return err
+	}
+	_, err = h.AddInterface(l, featherip.InterfaceConfig{Name: o.tap, Addrs: o.addrs, Gateway: o.gateway, MTU: min(o.mtu, l.MTU())})
+	if err != nil {
+		l.Close()
+		h.Close()
+		return err
+	}
+	var svc services
+	h.Do(func(s *stack.Stack) {
+		err = startServices(h, &svc)
+	})
+	if err != nil {
+		h.Close()
+		return err
+	}
+
+	fmt.Fprintln(stdout, readyLine(o, l))
+	<-ctx.Done()
+
+	closeErr := h.Close() // closes the link (and flushes the capture)
+	st := h.Stats()
+	var svcCopy services
+	h.Do(func(*stack.Stack) { svcCopy = svc })
+	var buf bytes.Buffer
+	fmt.Fprintln(&buf, "stopped; counters:")
+	printCounters(&buf, st)
+	printCounters(&buf, struct{ Services services }{svcCopy})
+	stdout.Write(buf.Bytes())
+	if pl, ok := l.(interface{ Err() error }); ok && pl.Err() != nil {
+		return fmt.Errorf("--pcap: %w", pl.Err())
+	}
+	return closeErr
+}
+
+// startServices binds UDP echo (RFC 862) on port 7 and discard (RFC 863) on
+// port 9. It runs under the core lock.
+func startServices(h *featherip.Host, svc *services) error {
+	echo, err := h.UDP().NewPCB()
+	if err != nil {
+		return err
+	}
+	if err := echo.Bind(netip.AddrPortFrom(netip.Addr{}, 7)); err != nil {
+		return fmt.Errorf("udp echo port 7: %w", err)
+	}
+	echo.OnRecv(func(c *udp.PCB, data []byte, info *udp.RecvInfo) {
+		svc.EchoDatagrams++
+		svc.EchoBytes += uint64(len(data))
+		if info.Broadcast || info.Multicast {
+			return // RFC 862 echo to a unicast request only, no broadcast storms
+		}
+		if err := c.SendTo(data, info.Src); err != nil {
+			svc.EchoErrors++
+		}
+	})
+	discard, err := h.UDP().NewPCB()
+	if err != nil {
+		return err
+	}
+	if err := discard.Bind(netip.AddrPortFrom(netip.Addr{}, 9)); err != nil {
+		return fmt.Errorf("udp discard port 9: %w", err)
+	}
+	discard.OnRecv(func(c *udp.PCB, data []byte, info *udp.RecvInfo) {
+		svc.DiscardDatagrams++
+		svc.DiscardBytes += uint64(len(data))
+	})
+	return nil
+}
+
+// readyLine is the one line that says featherip runs and how to reach it.
+func readyLine(o *upOptions, l link.Link) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "ready %s", o.tap)
+	for _, a := range o.addrs {
+		fmt.Fprintf(&b, " %v", a)
+	}
+	if hw := l.HardwareAddr(); hw != nil {
+		fmt.Fprintf(&b, " mac %v", hw)
+	}
+	if o.hostPfx.IsValid() {
+		fmt.Fprintf(&b, " host %v", o.hostPfx)
+	}
+	a := o.addrs[0].Addr()
+	fmt.Fprintf(&b, "  try: ping %v; echo hi | socat - udp:%v:7", a, a)
+	return b.String()
+}

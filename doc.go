@@ -1,0 +1,36 @@
+// Package featherip is the concurrent shell around the featherip core: it
+// runs one [stack.Stack] (with its UDP and raw protocols) under a single lock
+// — lwIP's core locking — and drives it from goroutines, so ordinary Go
+// programs can use the single-threaded, poll-driven core safely.
+//
+// A [Host] owns:
+//
+//   - the core lock: every call into the stack, and every callback the stack
+//     makes (udp/raw OnRecv, OnError, ...), happens with it held;
+//   - one reader goroutine per link, which blocks in [link.Link.Receive] and
+//     hands each frame to [stack.Stack.Input] under the lock;
+//   - one timer goroutine, which sleeps exactly until the stack's
+//     [stack.Stack.NextDeadline] (there is no fixed tick) and then calls
+//     [stack.Stack.Poll]; any work done under the lock that moves the deadline
+//     earlier wakes it.
+//
+// Time comes from the machine's monotonic clock (time since [New]) and
+// randomness from a ChaCha8 generator seeded from crypto/rand, so ephemeral
+// ports and other security-relevant choices are not guessable. For virtual
+// time and deterministic tests use package sim instead.
+//
+// Use [Host.Do] to reach the stack and its protocols:
+//
+//	h, _ := featherip.New(featherip.Config{})
+//	defer h.Close()
+//	nic, _ := h.AddInterface(tapLink, featherip.InterfaceConfig{
+//		Addrs: []netip.Prefix{netip.MustParsePrefix("192.168.7.2/24")},
+//	})
+//	h.Do(func(s *stack.Stack) {
+//		pcb, _ := h.UDP().NewPCB()
+//		pcb.Bind(netip.AddrPortFrom(netip.Addr{}, 7))
+//		pcb.OnRecv(func(c *udp.PCB, data []byte, info *udp.RecvInfo) {
+//			c.SendTo(data, info.Src) // runs under the core lock
+//		})
+//	})
+package featherip
