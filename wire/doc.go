@@ -2,7 +2,9 @@
 // featherip speaks: Ethernet II with 802.1Q/802.1ad tags, ARP (RFC 826),
 // IPv4 with options (RFC 791), ICMPv4 (RFC 792, RFC 1191), IGMP v1/v2/v3
 // (RFC 1112, RFC 2236, RFC 3376), UDP (RFC 768), UDP-Lite (RFC 3828), TCP
-// with its options (RFC 9293, RFC 7323, RFC 2018) and the Internet checksum
+// with its options (RFC 9293, RFC 7323, RFC 2018), IPv6 and its extension
+// headers (RFC 8200), ICMPv6 (RFC 4443), Neighbor Discovery (RFC 4861,
+// RFC 8106), MLDv1/v2 (RFC 2710, RFC 3810) and the Internet checksum
 // (RFC 1071, RFC 1624).
 //
 // A view (Ethernet, ARP, IPv4, ICMPv4, IGMP, UDP, UDPLite, TCP) is a small
@@ -34,6 +36,15 @@
 //     ErrBadLength). Unknown IGMP types give ErrUnsupported.
 //   - Ethernet frames are not required to be 60 bytes; up to two VLAN
 //     tags are skipped.
+//   - IPv6ExtensionWalker stops at a fragment header with a non-zero
+//     offset, at ESP, at no-next-header and at unknown values, as Linux's
+//     ipv6_skip_exthdr does; it limits the number of headers and bytes.
+//     Options iterators hide Pad1 and PadN.
+//   - NDP parsers check every option up front (a zero length is
+//     ErrBadLength, RFC 4861 §4.6); code and hop-limit checks are the
+//     caller's. MLD query versions are told apart by length (RFC 3810 §8.1).
+//     NDP and MLD builders leave the checksum zero: SetICMPv6Checksum needs
+//     the addresses. Jumbograms are not supported.
 //
 // Nothing in this package allocates on the packet path, and it holds no
 // global mutable state. Addresses are net/netip.Addr values made with
