@@ -70,11 +70,12 @@ type NeighborInfo struct {
 	NIC    NIC
 	IP     netip.Addr
 	MAC    wire.MAC
-	State  string // "incomplete", "reachable" or "permanent"
+	State  string // "incomplete", "reachable", "stale", "delay", "probe" (IPv6) or "permanent"
 	Static bool
+	Router bool // IPv6: the neighbor is a router (RFC 4861 IsRouter)
 }
 
-// Neighbors lists the ARP cache.
+// Neighbors lists the ARP cache, then the IPv6 neighbor cache (ndp.go).
 func (s *Stack) Neighbors() []NeighborInfo {
 	var out []NeighborInfo
 	for i := range s.arp.entries {
@@ -83,7 +84,7 @@ func (s *Stack) Neighbors() []NeighborInfo {
 			out = append(out, NeighborInfo{NIC: e.nic, IP: e.ip, MAC: e.mac, State: e.state.String(), Static: e.state == arpStatic})
 		}
 	}
-	return out
+	return s.appendNDPNeighbors(out)
 }
 
 // AddStaticNeighbor adds or replaces a permanent ARP entry on an Ethernet
@@ -92,6 +93,9 @@ func (s *Stack) AddStaticNeighbor(id NIC, ip netip.Addr, mac wire.MAC) error {
 	n := s.nic(id)
 	if n == nil {
 		return ErrNoSuchInterface
+	}
+	if is6(ip) {
+		return s.ndpAddStatic(n, ip, mac)
 	}
 	if n.kind != LinkEthernet || !ip.Is4() || ip.IsMulticast() || ip.IsUnspecified() || ip == limitedBroadcast ||
 		mac == (wire.MAC{}) || mac.IsMulticast() {
@@ -111,6 +115,9 @@ func (s *Stack) AddStaticNeighbor(id NIC, ip netip.Addr, mac wire.MAC) error {
 
 // RemoveNeighbor removes an ARP entry, static or dynamic.
 func (s *Stack) RemoveNeighbor(id NIC, ip netip.Addr) error {
+	if is6(ip) {
+		return s.ndpRemove(id, ip)
+	}
 	e := s.arp.find(id, ip)
 	if e == nil {
 		return ErrNotFound

@@ -342,7 +342,7 @@ func TestStaticNeighbor(t *testing.T) {
 
 func TestGratuitousARPOnSetUp(t *testing.T) {
 	clk := &fakeClock{}
-	s, err := New(Config{Clock: clk, Rand: &seqRand{}})
+	s, err := New(Config{Clock: clk, Rand: &seqRand{}, IPv6: IPv6Config{Disabled: true}}) // ARP frames only
 	if err != nil {
 		t.Fatal(err)
 	}

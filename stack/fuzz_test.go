@@ -49,6 +49,28 @@ func fuzzSeeds(t testing.TB) [][]byte {
 	tun := ipPkt(wire.IPv4Header{Protocol: 77, Src: netip.MustParseAddr("10.8.0.2"), Dst: netip.MustParseAddr("10.8.0.1")}, []byte("x"))
 	seeds = append(seeds, fuzzRecord(fuzzOpTun, tun))
 	seeds = append(seeds, fuzzRecord(fuzzOpEth, udpFrame(t, wire.BroadcastMAC, peerIP, limitedBroadcast, "bcast")))
+	// IGMP: v3 general and group queries, a v2 querier, another host's report, hostile messages.
+	var igmp []byte
+	any4 := netip.IPv4Unspecified()
+	g := netip.MustParseAddr("239.1.1.1")
+	igmp = append(igmp, fuzzRecord(fuzzOpEth, igmpFrame(querierIP, allHosts, v3Query(10, any4)))...)
+	igmp = append(igmp, fuzzRecord(fuzzOpEth, igmpFrame(querierIP, g, v3Query(10, g, srcS1)))...)
+	igmp = append(igmp, fuzzOpTime, 0, 50)
+	igmp = append(igmp, fuzzRecord(fuzzOpEth, igmpFrame(querierIP, allHosts, oldMsg(wire.IGMPMembershipQuery, 100, any4)))...)
+	igmp = append(igmp, fuzzRecord(fuzzOpEth, igmpFrame(peerIP, g, oldMsg(wire.IGMPv2MembershipReport, 0, g)))...)
+	igmp = append(igmp, fuzzOpTime, 0, 200)
+	igmp = append(igmp, fuzzRecord(fuzzOpEth, igmpFrame(querierIP, allHosts, oldMsg(wire.IGMPMembershipQuery, 0, any4)))...)
+	igmp = append(igmp, fuzzRecord(fuzzOpEth, igmpFrame(querierIP, allHosts, []byte{0x22, 0, 0, 0, 0, 0, 0, 9, 1, 0, 0, 0}))...)
+	igmp = append(igmp, fuzzOpTime, 0xff, 0xff)
+	seeds = append(seeds, igmp)
+	// Forwarding: a datagram for another host, one with TTL 1, one too big with DF.
+	var fwd []byte
+	other := netip.MustParseAddr("192.168.7.9")
+	fwd = append(fwd, fuzzRecord(fuzzOpEth, ethFrame(ourMAC, peerMAC, wire.EtherTypeIPv4, udpPkt(t, peerIP, other, 64, 0, []byte("via"))))...)
+	fwd = append(fwd, fuzzRecord(fuzzOpEth, ethFrame(ourMAC, peerMAC, wire.EtherTypeIPv4, udpPkt(t, peerIP, netip.MustParseAddr("8.8.8.8"), 1, 0, []byte("ttl"))))...)
+	fwd = append(fwd, fuzzRecord(fuzzOpTun, udpPkt(t, netip.MustParseAddr("10.8.0.2"), netip.MustParseAddr("8.8.4.4"), 9, wire.IPv4FlagDF, make([]byte, 1600)))...)
+	fwd = append(fwd, fuzzRecord(fuzzOpTun, udpPkt(t, netip.MustParseAddr("10.8.0.2"), netip.MustParseAddr("8.8.4.4"), 9, 0, make([]byte, 1600)))...)
+	seeds = append(seeds, fwd)
 	return seeds
 }
 
@@ -62,7 +84,7 @@ func FuzzStackInput(f *testing.F) {
 func runFuzzOnce(t *testing.T, in []byte) {
 	{
 		clk := &fakeClock{}
-		s, err := New(Config{Clock: clk, Rand: rand.NewPCG(1, 2), Reassembly: ReassemblyConfig{MaxBytes: 64 << 10}})
+		s, err := New(Config{Clock: clk, Rand: rand.NewPCG(1, 2), Reassembly: ReassemblyConfig{MaxBytes: 64 << 10}, Forwarding: true})
 		if err != nil {
 			t.Fatal(err)
 		}

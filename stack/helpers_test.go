@@ -52,6 +52,9 @@ func newEnv(t testing.TB, mut func(*Config)) *env {
 	t.Helper()
 	clk := &fakeClock{t: time.Hour}
 	cfg := Config{Clock: clk, Rand: rand.NewPCG(1, 2)}
+	// The IPv4 tests count frames exactly: keep IPv6 (link-local, DAD, MLD)
+	// off here; IPv6 tests use their own helpers and mut may turn it on.
+	cfg.IPv6.Disabled = true
 	if mut != nil {
 		mut(&cfg)
 	}

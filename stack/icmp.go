@@ -88,6 +88,10 @@ func (s *Stack) SendDestUnreachable(p *Packet, code uint8) {
 	if p == nil {
 		return
 	}
+	if p.IPv6 {
+		s.sendDestUnreachable6(p, code)
+		return
+	}
 	s.sendICMPError(p.IPHeader, p.Payload, p.Broadcast || p.Multicast, wire.ICMPv4DestUnreachable, code, 0)
 }
 
@@ -227,7 +231,7 @@ func (s *Stack) icmpErrorInput(p *Packet, m wire.ICMPv4) {
 		e = new(ICMPError)
 	}
 	*e = ICMPError{Type: m.Type(), Code: m.Code(), From: p.Src, Src: qsrc, Dst: netip.AddrFrom4([4]byte(q[16:20])),
-		Protocol: q[9], Quoted: q[hl:]}
+		Protocol: q[9], Quoted: q[hl:], Kind: icmpv4Kind(m.Type(), m.Code())}
 	switch m.Type() {
 	case wire.ICMPv4DestUnreachable:
 		if m.Code() == wire.ICMPv4FragNeeded {
@@ -235,6 +239,7 @@ func (s *Stack) icmpErrorInput(p *Packet, m wire.ICMPv4) {
 		}
 	case wire.ICMPv4ParamProblem:
 		e.Pointer = m.Pointer()
+		e.Offset = int(e.Pointer)
 	}
 	t.HandleICMPError(e)
 	*e = ICMPError{}

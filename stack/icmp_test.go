@@ -180,7 +180,7 @@ func TestICMPErrorToTransport(t *testing.T) {
 	if len(tr.errs) != 3 {
 		t.Fatalf("%d errors delivered", len(tr.errs))
 	}
-	want := ICMPError{Type: 3, Code: 4, From: router, Src: ourIP, Dst: remote, Protocol: wire.ProtoUDP, MTU: 1400}
+	want := ICMPError{Type: 3, Code: 4, From: router, Src: ourIP, Dst: remote, Protocol: wire.ProtoUDP, MTU: 1400, Kind: ICMPTooBig}
 	got := tr.errs[0]
 	if !bytes.Equal(got.Quoted, orig[20:28]) {
 		t.Fatalf("quoted %x", got.Quoted)

@@ -41,6 +41,8 @@ func (s *Stack) Input(id NIC, frame []byte) {
 			s.arpInput(n, e.Payload())
 		case wire.EtherTypeIPv4:
 			s.ipv4Input(n, e.Payload(), linkGroup, false)
+		case wire.EtherTypeIPv6:
+			s.ipv6Input(n, e.Payload(), linkGroup, false)
 		default:
 			s.stats.Link.UnknownEtherType++
 		}
@@ -52,6 +54,8 @@ func (s *Stack) Input(id NIC, frame []byte) {
 		switch frame[0] >> 4 {
 		case 4:
 			s.ipv4Input(n, frame, false, n.kind == LinkLoopback)
+		case 6:
+			s.ipv6Input(n, frame, false, n.kind == LinkLoopback)
 		default:
 			s.stats.Link.UnknownEtherType++
 		}
@@ -89,8 +93,15 @@ func (s *Stack) ipv4Input(n *nic, b []byte, linkGroup, fromLoop bool) {
 	switch {
 	case bcast:
 	case mcast:
-		if !n.inGroup(dst) {
+		joined, ok := n.acceptMulticast(dst, src)
+		if !joined {
 			s.stats.IP.InAddrErrors++
+			return
+		}
+		if !ok && p.Protocol() != wire.ProtoIGMP {
+			// Excluded by the interface's source filter (RFC 3376 3.2);
+			// IGMP itself is never filtered.
+			s.stats.IP.InSourceFiltered++
 			return
 		}
 	case s.IsLocal(dst) || (fromLoop && isLoopbackAddr(dst)):
@@ -100,6 +111,10 @@ func (s *Stack) ipv4Input(n *nic, b []byte, linkGroup, fromLoop bool) {
 			return
 		}
 	default:
+		if !fromLoop && s.forwards(n) {
+			s.forward(n, p, linkGroup)
+			return
+		}
 		// Not for us, and we do not forward.
 		s.stats.IP.InAddrErrors++
 		return
@@ -131,9 +146,8 @@ func (s *Stack) deliver(n *nic, ip wire.IPv4, bcast, mcast bool) {
 		s.stats.IP.InDelivers++
 		s.icmpInput(n, pkt)
 	case wire.ProtoIGMP:
-		// IGMP comes with a later issue: count it; raw handlers saw it.
 		s.stats.IP.InDelivers++
-		s.stats.IGMP.InMsgs++
+		s.igmpInput(n, pkt)
 	default:
 		if t := s.transports[pkt.Protocol]; t != nil {
 			s.stats.IP.InDelivers++

@@ -195,6 +195,7 @@ func TestLoopbackDelivery(t *testing.T) {
 	// Multicast loop: a copy is delivered locally when we joined.
 	group := netip.MustParseAddr("239.1.1.1")
 	_ = e.s.JoinGroup(e.nic, group)
+	e.link.take() // the IGMP report of the join
 	b = e.s.NewPacket(8)
 	_ = e.s.WriteIPv4(b, &WriteOptions{Dst: group, Protocol: wire.ProtoUDP, NIC: e.nic, TTL: 1, MulticastLoop: true})
 	fr := e.link.take()

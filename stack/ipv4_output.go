@@ -18,6 +18,16 @@ type WriteOptions struct {
 	DontFragment  bool
 	NIC           NIC  // 0 => by route; set for broadcast/multicast on a chosen interface
 	MulticastLoop bool // also deliver a multicast copy locally if this host joined the group
+	// Options are IPv4 options (RFC 791 3.1) for the header, padded with
+	// zeros to a multiple of 4 bytes; at most 40 bytes (ErrInvalid). Used
+	// for IGMP's Router Alert (RFC 2113). The slice is only read during
+	// the call.
+	Options []byte
+	// FlowLabel is the IPv6 flow label (RFC 6437); ignored for IPv4.
+	FlowLabel uint32
+	// RouterAlert adds an IPv6 hop-by-hop header with a router alert
+	// option (RFC 2711), as MLD messages need; ignored for IPv4 (use Options).
+	RouterAlert bool
 }
 
 // NewPacket returns a buffer of payloadLen bytes with headroom for the
@@ -46,12 +56,13 @@ func (s *Stack) WriteIPv4(b *pbuf.Buf, o *WriteOptions) error {
 		return ErrInvalid
 	}
 	s.stats.IP.OutRequests++
-	if o == nil || !o.Dst.Is4() || (o.Src.IsValid() && !o.Src.Is4()) {
+	if o == nil || !o.Dst.Is4() || (o.Src.IsValid() && !o.Src.Is4()) || len(o.Options) > wire.IPv4MaxHeaderLen-wire.IPv4MinHeaderLen {
 		b.Free()
 		s.stats.IP.OutDiscards++
 		return ErrInvalid
 	}
-	total := wire.IPv4MinHeaderLen + b.Len()
+	hl := wire.IPv4MinHeaderLen + (len(o.Options)+3)&^3
+	total := hl + b.Len()
 	if total > 0xffff {
 		b.Free()
 		s.stats.IP.OutDiscards++
@@ -75,21 +86,21 @@ func (s *Stack) WriteIPv4(b *pbuf.Buf, o *WriteOptions) error {
 	if ttl == 0 {
 		ttl = s.cfg.DefaultTTL
 	}
-	hdr := b.Prepend(wire.IPv4MinHeaderLen)
+	hdr := b.Prepend(hl)
 	if hdr == nil {
-		if b = s.regrow(b, wire.IPv4MinHeaderLen); b == nil {
+		if b = s.regrow(b, hl); b == nil {
 			s.stats.IP.OutDiscards++
 			return ErrBufferFull
 		}
-		hdr = b.Bytes()[:wire.IPv4MinHeaderLen]
+		hdr = b.Bytes()[:hl]
 	}
-	h := wire.IPv4Header{TOS: o.TOS, TotalLength: total, ID: s.nextID(), TTL: ttl, Protocol: o.Protocol, Src: src, Dst: o.Dst}
+	h := wire.IPv4Header{TOS: o.TOS, TotalLength: total, ID: s.nextID(), TTL: ttl, Protocol: o.Protocol, Src: src, Dst: o.Dst, Options: o.Options}
 	if o.DontFragment {
 		h.Flags = wire.IPv4FlagDF
 	}
 	h.Encode(hdr)
 	if o.Protocol == wire.ProtoICMP {
-		s.countICMPOut(b.Bytes()[wire.IPv4MinHeaderLen:])
+		s.countICMPOut(b.Bytes()[hl:])
 	}
 	return s.output(b, &rt, o.MulticastLoop)
 }

@@ -45,7 +45,11 @@ func (s *Stack) drainLoopback() {
 		if n == nil {
 			n = s.nic(LoopbackNIC)
 		}
-		s.ipv4Input(n, it.b.Bytes(), false, true)
+		if d := it.b.Bytes(); len(d) > 0 && d[0]>>4 == 6 {
+			s.ipv6Input(n, d, false, true)
+		} else {
+			s.ipv4Input(n, d, false, true)
+		}
 		it.b.Free()
 	}
 }

@@ -68,10 +68,12 @@ type InterfaceInfo struct {
 	Addrs []netip.Prefix
 }
 
-// group is one joined multicast group with its reference count.
+// group is one multicast group of an interface: refs counts its EXCLUDE
+// memberships (JoinGroup), igmpGroup the rest of its state (igmp.go).
 type group struct {
 	addr netip.Addr
 	refs int
+	igmpGroup
 }
 
 // nic is one interface.
@@ -86,8 +88,14 @@ type nic struct {
 	addrs  []netip.Prefix // IPv4 addresses, capacity MaxAddresses
 	groups []group        // IPv4 multicast receive filter, capacity MaxGroups
 
+	noForward bool      // forwarding of datagrams received here is off (forward.go)
+	igmp      igmpIface // IGMP host state (igmp.go)
+
 	announceLeft int           // gratuitous ARP announcements still to send
 	announceAt   time.Duration // when the next one is due
+
+	ip6  nic6     // IPv6 state: addresses, groups, link MTU, NDP times (ipv6_addr.go)
+	auto autoconf // IPv6 autoconfiguration and MLD host state (slaac.go, ra.go, mld.go)
 }
 
 func (s *Stack) addLoopback() error {
@@ -97,6 +105,11 @@ func (s *Stack) addLoopback() error {
 	}
 	if err := s.AddAddress(n, netip.MustParsePrefix("127.0.0.1/8")); err != nil {
 		return err
+	}
+	if s.ipv6On() {
+		if err := s.AddAddress(n, netip.MustParsePrefix("::1/128")); err != nil {
+			return err
+		}
 	}
 	return s.SetUp(n, true)
 }
@@ -146,6 +159,7 @@ func (s *Stack) AddInterface(cfg InterfaceConfig) (NIC, error) {
 		addrs:  make([]netip.Prefix, 0, s.cfg.MaxAddresses),
 		groups: make([]group, 0, s.cfg.MaxGroups),
 	}
+	n.ip6.addrs = make([]ipv6Addr, 0, s.cfg.MaxAddresses)
 	s.nics = append(s.nics, n)
 	return n.id, nil
 }
@@ -168,17 +182,22 @@ func (s *Stack) SetUp(id NIC, up bool) error {
 		n.announceLeft = 0
 		s.arpFlushNIC(n.id)
 	}
+	s.interfaceUp6(n, up)
 	return nil
 }
 
-// AddAddress adds an IPv4 address with its prefix length to an interface
-// and the connected route for its subnet.
+// AddAddress adds an IPv4 or IPv6 address with its prefix length to an
+// interface and the connected route for its subnet (none for an IPv6 /128).
+// IPv6 addresses added here are static and preferred at once (no DAD).
 func (s *Stack) AddAddress(id NIC, p netip.Prefix) error {
 	n := s.nic(id)
 	if n == nil {
 		return ErrNoSuchInterface
 	}
 	a := p.Addr()
+	if p.IsValid() && is6(a) {
+		return s.addAddress6(n, p)
+	}
 	if !p.IsValid() || !a.Is4() || a.IsMulticast() || a.IsUnspecified() || a == limitedBroadcast {
 		return ErrInvalid
 	}
@@ -208,6 +227,9 @@ func (s *Stack) RemoveAddress(id NIC, a netip.Addr) error {
 	if n == nil {
 		return ErrNoSuchInterface
 	}
+	if is6(a) {
+		return s.removeAddress6(n, a)
+	}
 	for i, p := range n.addrs {
 		if p.Addr() != a {
 			continue
@@ -233,7 +255,7 @@ func (s *Stack) Addresses(id NIC) []netip.Prefix {
 	if n == nil {
 		return nil
 	}
-	return append([]netip.Prefix(nil), n.addrs...)
+	return n.appendAddrs6(append([]netip.Prefix(nil), n.addrs...))
 }
 
 // Interfaces describes every interface, loopback first.
@@ -241,7 +263,7 @@ func (s *Stack) Interfaces() []InterfaceInfo {
 	out := make([]InterfaceInfo, 0, len(s.nics))
 	for _, n := range s.nics {
 		out = append(out, InterfaceInfo{Name: n.name, NIC: n.id, Kind: n.kind, MTU: n.mtu, MAC: n.mac, Up: n.up,
-			Addrs: append([]netip.Prefix(nil), n.addrs...)})
+			Addrs: n.appendAddrs6(append([]netip.Prefix(nil), n.addrs...))})
 	}
 	return out
 }
@@ -277,6 +299,9 @@ func (s *Stack) IsBroadcast(id NIC, a netip.Addr) bool {
 var limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
 
 func (n *nic) hasAddr(a netip.Addr) bool {
+	if a.Is6() {
+		return n.hasAddr6(a)
+	}
 	for _, p := range n.addrs {
 		if p.Addr() == a {
 			return true

@@ -16,10 +16,15 @@ type Route struct {
 // AddRoute adds a route. Dst is masked to its prefix; the NIC must exist and
 // the gateway, if any, must be an IPv4 unicast address.
 func (s *Stack) AddRoute(r Route) error {
-	if !r.Dst.IsValid() || !r.Dst.Addr().Is4() || r.Metric < 0 {
+	if r.Dst.IsValid() && is6(r.Dst.Addr()) {
+		if r.Metric < 0 || (r.Gateway.IsValid() && (!is6(r.Gateway) || r.Gateway.IsMulticast() || r.Gateway.IsUnspecified())) {
+			return ErrInvalid
+		}
+		r.Dst = netip.PrefixFrom(r.Dst.Addr().WithZone(""), r.Dst.Bits())
+		r.Gateway = r.Gateway.WithZone("")
+	} else if !r.Dst.IsValid() || !r.Dst.Addr().Is4() || r.Metric < 0 {
 		return ErrInvalid
-	}
-	if r.Gateway.IsValid() && (!r.Gateway.Is4() || r.Gateway.IsMulticast() || r.Gateway.IsUnspecified() || r.Gateway == limitedBroadcast) {
+	} else if r.Gateway.IsValid() && (!r.Gateway.Is4() || r.Gateway.IsMulticast() || r.Gateway.IsUnspecified() || r.Gateway == limitedBroadcast) {
 		return ErrInvalid
 	}
 	if s.nic(r.NIC) == nil {
@@ -96,6 +101,12 @@ func (s *Stack) Route(dst netip.Addr) (src netip.Addr, nic NIC, mtu int, err err
 	if err := s.route(dst, 0, &rt); err != nil {
 		return netip.Addr{}, 0, 0, err
 	}
+	if is6(dst) {
+		if !rt.src.IsValid() {
+			return netip.Addr{}, 0, 0, ErrAddrNotAvailable
+		}
+		return rt.src, rt.nic.id, s.pathMTU(rt.nic, dst.WithZone("")), nil
+	}
 	return rt.src, rt.nic.id, rt.nic.mtu, nil
 }
 
@@ -121,6 +132,9 @@ const (
 // caller pins the interface).
 func (s *Stack) route(dst netip.Addr, via NIC, rt *outRoute) error {
 	if !dst.Is4() {
+		if is6(dst) {
+			return s.route6(dst, via, rt)
+		}
 		return ErrInvalid
 	}
 	*rt = outRoute{}

@@ -1,7 +1,9 @@
 // Package stack is featherip's protocol core: interfaces (including
 // loopback), the routing table, the ARP neighbor cache (RFC 826), IPv4 input
 // and output (RFC 791, RFC 1122) with fragmentation and reassembly, ICMPv4
-// (RFC 792), the multicast receive filter, and per-layer counters.
+// (RFC 792), IPv4 forwarding between interfaces (RFC 1812, forward.go),
+// the IGMPv3/v2 host with source filters (RFC 3376, RFC 2236, igmp.go), the
+// multicast receive filter, and per-layer counters.
 //
 // A Stack is single-threaded and poll-driven: frames go in through Input,
 // timers run in Poll, time comes from the injected Clock and randomness from
@@ -22,6 +24,7 @@ package stack
 
 import (
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/featherip/featherip/pbuf"
@@ -115,9 +118,36 @@ type Config struct {
 	// MaxRoutes bounds the routing table, connected routes included. Default 64.
 	MaxRoutes int
 	// MaxGroups bounds the multicast groups joined per interface. Default 16.
+	// A group that was left keeps its slot while its leave is reported.
 	MaxGroups int
 	// LoopbackQueueLen bounds the datagrams waiting on the loopback queue. Default 64.
 	LoopbackQueueLen int
+	// IPv6 configures IPv6 (RFC 8200): on by default; see IPv6Config.
+	IPv6 IPv6Config
+	// Forwarding makes the stack an IPv4 router (RFC 1812): datagrams for
+	// other hosts received on an interface with forwarding on (see
+	// SetForwarding) are forwarded. Default false (a host, RFC 1122).
+	Forwarding bool
+	// IGMP configures the IGMP host (RFC 3376, RFC 2236).
+	IGMP IGMPConfig
+	// SLAAC configures IPv6 host autoconfiguration: link-local and SLAAC
+	// addresses with DAD (RFC 4862), router discovery (RFC 4861 6.3),
+	// DNS servers from router advertisements (RFC 8106). On by default.
+	SLAAC SLAACConfig
+	// MLD configures the MLD host (RFC 3810, RFC 2710).
+	MLD MLDConfig
+	// StableIIDSecret is the secret key of the RFC 7217 stable interface
+	// identifiers. Zero: 16 bytes are drawn from Rand once, so addresses are
+	// stable for the life of the stack only; set it (and keep it) for
+	// addresses stable across restarts.
+	StableIIDSecret [16]byte
+	// OnAddressChange, when set, is called when an autoconfigured IPv6
+	// address becomes usable or goes (see the type).
+	OnAddressChange OnAddressChange
+	// OnDADFailure, when set, is called with a tentative IPv6 address
+	// found duplicate by DAD (RFC 4862 5.4.5). It runs inside Input or
+	// Poll and must not call back into the stack.
+	OnDADFailure func(nic NIC, a netip.Addr)
 }
 
 // minPoolHeadroom is the headroom the stack needs in front of a transport
@@ -157,6 +187,12 @@ func (c *Config) setDefaults() {
 	d(&c.MaxRoutes, 64)
 	d(&c.MaxGroups, 16)
 	d(&c.LoopbackQueueLen, 64)
+	c.IPv6.setDefaults()
+	d(&c.IGMP.Version, 3)
+	d(&c.IGMP.Robustness, 2)
+	dt(&c.IGMP.UnsolicitedReportInterval, time.Second)
+	d(&c.IGMP.MaxSources, 16)
+	c.autoconfDefaults()
 }
 
 func (c *Config) validate() error {
@@ -183,6 +219,7 @@ func (c *Config) validate() error {
 		{"ICMPRateLimit.Burst", c.ICMPRateLimit.Burst},
 		{"MaxInterfaces", c.MaxInterfaces}, {"MaxAddresses", c.MaxAddresses},
 		{"MaxRoutes", c.MaxRoutes}, {"MaxGroups", c.MaxGroups}, {"LoopbackQueueLen", c.LoopbackQueueLen},
+		{"IGMP.Robustness", c.IGMP.Robustness}, {"IGMP.MaxSources", c.IGMP.MaxSources},
 	}
 	for _, p := range pos {
 		if p.v < 0 {
@@ -195,17 +232,30 @@ func (c *Config) validate() error {
 	}{
 		{"ARP.RetryInterval", c.ARP.RetryInterval}, {"ARP.ReachableTime", c.ARP.ReachableTime},
 		{"ARP.AnnounceInterval", c.ARP.AnnounceInterval}, {"Reassembly.Timeout", c.Reassembly.Timeout},
+		{"IGMP.UnsolicitedReportInterval", c.IGMP.UnsolicitedReportInterval},
 	}
 	for _, p := range durs {
 		if p.v < 0 {
 			return bad(p.name, p.v, "must be positive (0 selects the default)")
 		}
 	}
+	if name, v, fix := c.IPv6.validate(); name != "" {
+		return bad(name, v, fix)
+	}
 	if c.MaxInterfaces < 2 {
 		return bad("MaxInterfaces", c.MaxInterfaces, "must be at least 2 (loopback plus one interface)")
 	}
 	if c.MaxRoutes < 2 {
 		return bad("MaxRoutes", c.MaxRoutes, "must be at least 2 (loopback route plus one)")
+	}
+	if c.IGMP.Version != 2 && c.IGMP.Version != 3 {
+		return bad("IGMP.Version", c.IGMP.Version, "must be 3 (IGMPv3, the default) or 2 (IGMPv2)")
+	}
+	if c.IGMP.Robustness > 7 {
+		return bad("IGMP.Robustness", c.IGMP.Robustness, "must be at most 7 (RFC 3376 4.1.6)")
+	}
+	if name, v, fix := c.autoconfValidate(); name != "" {
+		return bad(name, v, fix)
 	}
 	if c.ARP.QueueTotal < c.ARP.QueueLen {
 		return bad("ARP.QueueTotal", c.ARP.QueueTotal, fmt.Sprintf("must be at least ARP.QueueLen (%d)", c.ARP.QueueLen))
@@ -228,6 +278,7 @@ type Stack struct {
 	reasm  reassembler
 	lo     loopQueue
 	icmpRL rateLimiter
+	ip6    stack6 // IPv6 state (ipv6_addr.go)
 
 	ipID uint16
 
@@ -241,6 +292,7 @@ type Stack struct {
 	icmpErr  ICMPError
 	depth    int
 	arpFrame [wire.EthernetHeaderLen + wire.ARPLen]byte
+	igmpOld  []netip.Addr // scratch: a group's source list before a change
 }
 
 // New validates cfg, fills in defaults and creates a stack with the
@@ -263,7 +315,9 @@ func New(cfg Config) (*Stack, error) {
 	s.reasm.init(&s.cfg.Reassembly)
 	s.lo.init(s.cfg.LoopbackQueueLen)
 	s.icmpRL.init(s.cfg.ICMPRateLimit)
+	s.init6()
 	s.routes = make([]Route, 0, s.cfg.MaxRoutes)
+	s.igmpOld = make([]netip.Addr, 0, s.cfg.IGMP.MaxSources)
 	if err := s.addLoopback(); err != nil {
 		return nil, err
 	}
@@ -280,13 +334,15 @@ func (s *Stack) Random() uint64 { return s.rand.Uint64() }
 func (s *Stack) Pool() *pbuf.Pool { return s.pool }
 
 // Poll runs everything that is due now: ARP retries, aging and
-// announcements, reassembly timeouts, and the datagrams waiting on the
+// announcements, reassembly timeouts, IGMP reports, and the datagrams waiting on the
 // loopback queue (those queued while Poll runs wait for the next Poll, so a
 // ping-pong over loopback cannot spin).
 func (s *Stack) Poll() {
 	now := s.clock.Now()
 	s.arpTimers(now)
 	s.reasmTimers(now)
+	s.timers6(now)
+	s.igmpTimers(now)
 	for _, p := range s.pollers {
 		p.Poll(now)
 	}
@@ -308,6 +364,8 @@ func (s *Stack) NextDeadline() (time.Duration, bool) {
 	}
 	take(s.arpDeadline())
 	take(s.reasm.deadline())
+	take(s.deadline6())
+	take(s.igmpDeadline())
 	for _, p := range s.pollers {
 		take(p.NextDeadline())
 	}

@@ -15,7 +15,18 @@ type Packet struct {
 	IPHeader             []byte // the IPv4 header as received (after reassembly: offset 0, MF clear)
 	Payload              []byte // the transport header + data
 	Broadcast, Multicast bool   // destination kind
+	// IPv6 is set for IPv6 packets: TTL is then the hop limit, TOS the
+	// traffic class, IPHeader the IPv6 header and the extension headers
+	// before the upper layer (contiguous with Payload).
+	IPv6 bool
+
+	nhOff       int  // IPv6: offset of the next-header byte naming the upper layer
+	routerAlert bool // IPv6: a hop-by-hop router alert option was present
 }
+
+// RouterAlert reports whether an IPv6 packet carried a hop-by-hop router
+// alert option (RFC 2711), as MLD messages must.
+func (p *Packet) RouterAlert() bool { return p.routerAlert }
 
 // Transport is a protocol above IP (UDP, TCP, ...), registered by number.
 type Transport interface {
@@ -37,6 +48,52 @@ type ICMPError struct {
 	Quoted     []byte // quoted transport header bytes (>= 8)
 	MTU        int    // next-hop MTU for frag-needed (RFC 1191), else 0
 	Pointer    uint8  // parameter problem pointer (RFC 792), else 0
+
+	// Family-neutral fields, set for both ICMPv4 and ICMPv6 errors.
+	IPv6   bool          // an ICMPv6 error (Type and Code are ICMPv6 values, RFC 4443)
+	Kind   ICMPErrorKind // what the error means, whatever the family
+	Offset int           // parameter problem pointer (ICMPv4's Pointer or ICMPv6's 32-bit one), else 0
+}
+
+// ICMPErrorKind classifies an ICMP error independently of the family.
+type ICMPErrorKind uint8
+
+// ICMP error kinds.
+const (
+	ICMPOther            ICMPErrorKind = iota
+	ICMPNetUnreachable                 // no route to the network (v4 codes 0, 6, 11; v6 codes 0, 2, 6)
+	ICMPHostUnreachable                // host or address unreachable (v4 1, 7, 12, ...; v6 3)
+	ICMPProtoUnreachable               // protocol unreachable (v4 code 2; v6 parameter problem code 1)
+	ICMPPortUnreachable                // port unreachable (v4 code 3; v6 code 4)
+	ICMPAdminProhibited                // administratively prohibited (v4 9, 10, 13; v6 1, 5)
+	ICMPTooBig                         // fragmentation needed (v4 code 4) or packet too big (v6); see MTU
+	ICMPTimeExceeded                   // TTL / hop limit or reassembly time exceeded
+	ICMPParamProblem                   // parameter problem
+)
+
+// icmpv4Kind classifies an ICMPv4 error.
+func icmpv4Kind(typ, code uint8) ICMPErrorKind {
+	switch typ {
+	case wire.ICMPv4DestUnreachable:
+		switch code {
+		case 0, 6, 11:
+			return ICMPNetUnreachable
+		case wire.ICMPv4ProtoUnreachable:
+			return ICMPProtoUnreachable
+		case wire.ICMPv4PortUnreachable:
+			return ICMPPortUnreachable
+		case wire.ICMPv4FragNeeded:
+			return ICMPTooBig
+		case 9, 10, 13:
+			return ICMPAdminProhibited
+		}
+		return ICMPHostUnreachable
+	case wire.ICMPv4TimeExceeded:
+		return ICMPTimeExceeded
+	case wire.ICMPv4ParamProblem:
+		return ICMPParamProblem
+	}
+	return ICMPOther
 }
 
 // RawHandler sees datagrams without consuming them.
