@@ -436,3 +436,32 @@ func TestMLDLongRecordSplit(t *testing.T) {
 		t.Fatalf("sources %v", got)
 	}
 }
+
+func TestMLDJoinWhileDown(t *testing.T) {
+	e := newEnv6(t, nil)
+	_ = e.s.SetUp(e.nic, false)
+	e.take()
+	if err := e.s.JoinGroup(e.nic, grp6A); err != nil {
+		t.Fatal(err)
+	}
+	if ms, _ := mldMsgs(t, e.take()); len(ms) != 0 {
+		t.Fatal("report sent on a down interface")
+	}
+	_ = e.s.SetUp(e.nic, true)
+	_, recs := mldMsgs(t, e.take())
+	if r := recsFor(recs, grp6A); len(r) != 1 || r[0].typ != wire.MLDv2ChangeToExclude {
+		t.Fatalf("not reported at up: %v", recs)
+	}
+	// Once the link-local address passed DAD the state is reported again from it.
+	e.runUntil(3 * time.Second)
+	ms, recs := mldMsgs(t, e.take())
+	found := false
+	for i, m := range ms {
+		if m.src == e.linkLocal() && len(recsFor(recs[i:i+1], grp6A)) > 0 {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("not reported from the link-local address after DAD")
+	}
+}

@@ -388,6 +388,17 @@ func TestRedirect(t *testing.T) {
 	if hop, _ := e.s.redirectNextHop(e.n(), far); hop != better || e.s.Stats().Autoconf.RedirectsFromNonRouters != 2 {
 		t.Fatal("redirect from the former first hop accepted")
 	}
+	// Redirected to the destination itself: it is on-link.
+	near := netip.MustParseAddr("2001:db8:98::5")
+	e.inject(routerMAC, routerLL, ll, 255, false, redirectMsg(near, near))
+	if hop, ok := e.s.redirectNextHop(e.n(), near); !ok || hop != near {
+		t.Fatalf("on-link redirect gave %v %v", hop, ok)
+	}
+	// Multicast destinations cannot be redirected.
+	e.inject(routerMAC, routerLL, ll, 255, false, redirectMsg(better, grp6A))
+	if e.s.Stats().Autoconf.InRedirectErrors != 2 {
+		t.Fatalf("stats %+v", e.s.Stats().Autoconf)
+	}
 	// The router's default-router lifetime ends: its redirects go.
 	e.sendRA(raSpec{lifetime: 0})
 	if _, ok := e.s.redirectNextHop(e.n(), far); ok {

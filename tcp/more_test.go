@@ -1,0 +1,241 @@
+package tcp
+
+import (
+	"bytes"
+	"errors"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/featherip/featherip/link/fault"
+	"github.com/featherip/featherip/tcp/cc"
+)
+
+func TestGoodputSACKvsNoSACK(t *testing.T) {
+	run := func(cfg Config) time.Duration {
+		f := fault.Config{Loss: 0.03}
+		pr := newPair(t, pairOpts{delay: 10 * time.Millisecond, fault: &f, cfg: cfg, seed: 3})
+		return bulk(t, pr, 3<<20, 30*time.Minute)
+	}
+	withSACK := run(Config{})
+	noSACK := run(Config{DisableSACK: true})
+	mbps := func(d time.Duration) float64 { return float64(2*8*(3<<20)) / d.Seconds() / 1e6 }
+	t.Logf("3 MiB each way, 3%% loss, 20 ms RTT: goodput with SACK %.2f Mbit/s (%v), NewReno without SACK %.2f Mbit/s (%v)",
+		mbps(withSACK), withSACK, mbps(noSACK), noSACK)
+}
+
+func TestUrgentDataInline(t *testing.T) {
+	e := newEnv(t, Config{})
+	k := e.accept(mssOnly(), 1)
+	s := k.seg(fACK|0x20, []byte("urgent!"))
+	s.urgent = 3
+	e.inject(s)
+	if string(k.recv) != "urgent!" || k.c.State() != Established {
+		t.Fatalf("recv %q state %v", k.recv, k.c.State())
+	}
+}
+
+func TestBindAndListenErrors(t *testing.T) {
+	e := newEnv(t, Config{})
+	a, _ := e.p.NewPCB()
+	if err := a.Listen(netip.AddrPortFrom(netip.Addr{}, 80), 4); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := e.p.NewPCB()
+	if err := b.Listen(netip.AddrPortFrom(ourIP, 80), 4); !errors.Is(err, ErrAddrInUse) {
+		t.Fatalf("second listener on :80: %v", err)
+	}
+	if err := b.Bind(netip.MustParseAddrPort("192.0.2.1:99")); !errors.Is(err, ErrInvalidAddr) {
+		t.Fatalf("bind to a foreign address: %v", err)
+	}
+	if err := b.Listen(netip.AddrPortFrom(netip.Addr{}, 0), 4); err != nil || b.LocalAddr().Port() < DefaultEphemeralLow {
+		t.Fatalf("ephemeral listen: %v %v", err, b.LocalAddr())
+	}
+	c, _ := e.p.NewPCB()
+	if err := c.Connect(netip.MustParseAddrPort("0.0.0.0:80")); !errors.Is(err, ErrInvalidAddr) {
+		t.Fatalf("connect to 0.0.0.0: %v", err)
+	}
+	if err := c.Connect(netip.MustParseAddrPort("198.51.100.1:80")); err == nil {
+		t.Fatal("connect without a route succeeded")
+	}
+	if _, err := c.Write([]byte("x")); !errors.Is(err, ErrNotConnected) {
+		t.Fatalf("write unconnected: %v", err)
+	}
+	if _, err := New(e.s, Config{}); err == nil {
+		t.Fatal("second TCP on one stack")
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	e := newEnv(t, Config{})
+	for _, cfg := range []Config{{MaxPCBs: -1}, {MinRTO: time.Minute, MaxRTO: time.Second}, {CongestionControl: "vegas"},
+		{EphemeralLow: 100, EphemeralHigh: 50}, {RecvBuffer: 2 << 30}} {
+		cfg := cfg
+		if err := cfg.validateWithDefaults(); err == nil {
+			t.Errorf("config %+v accepted", cfg)
+		}
+	}
+	_ = e
+}
+
+func (c *Config) validateWithDefaults() error {
+	c.setDefaults()
+	return c.validate()
+}
+
+func TestEphemeralPortsRandom(t *testing.T) {
+	e := newEnv(t, Config{})
+	seen := map[uint16]bool{}
+	prev := uint16(0)
+	sequential := 0
+	for i := 0; i < 50; i++ {
+		c, _ := e.p.NewPCB()
+		if err := c.Connect(netip.AddrPortFrom(peerIP, uint16(1000+i))); err != nil {
+			t.Fatal(err)
+		}
+		p := c.LocalAddr().Port()
+		if p < DefaultEphemeralLow || seen[p] {
+			t.Fatalf("port %d", p)
+		}
+		if p == prev+1 {
+			sequential++
+		}
+		seen[p], prev = true, p
+	}
+	if sequential > 40 {
+		t.Fatalf("ephemeral ports look sequential (%d of 50)", sequential)
+	}
+	e.out()
+}
+
+func TestRecvWindowFollowsApplication(t *testing.T) {
+	e := newEnv(t, Config{RecvBuffer: 8000})
+	k := e.accept(mssOnly(), 1)
+	k.c.SetAutoRecved(false)
+	for i := 0; i < 4; i++ {
+		k.send(fACK, make([]byte, 1460))
+	}
+	e.advance(time.Second)
+	o := e.out()
+	last := o[len(o)-1]
+	if int(last.wnd) > 8000-4*1460 {
+		t.Fatalf("window %d not closed by unconsumed data", last.wnd)
+	}
+	k.c.Recved(4 * 1460)
+	up := e.one()
+	if int(up.wnd) < 7000 {
+		t.Fatalf("window update %v", up)
+	}
+}
+
+func TestLoopbackConnection(t *testing.T) {
+	e := newEnv(t, Config{})
+	l, _ := e.p.NewPCB()
+	l.Listen(netip.MustParseAddrPort("127.0.0.1:7"), 4)
+	var got []byte
+	eof := false
+	l.OnAccept(func(l, c *PCB) {
+		c.SetAutoRecved(true)
+		c.OnRecv(func(c *PCB, d []byte) {
+			if d == nil {
+				eof = true
+				c.Close()
+				return
+			}
+			got = append(got, d...)
+		})
+	})
+	c, _ := e.p.NewPCB()
+	data := randomData(1<<20, 5)
+	off := 0
+	pump := func(c *PCB) {
+		for off < len(data) {
+			n, _ := c.Write(data[off:])
+			if n == 0 {
+				return
+			}
+			off += n
+		}
+		if off == len(data) {
+			c.Close()
+			off++
+		}
+	}
+	c.OnConnected(func(c *PCB, err error) {
+		if err != nil {
+			t.Errorf("connect: %v", err)
+		}
+		pump(c)
+	})
+	c.OnSent(func(c *PCB, n int) { pump(c) })
+	if err := c.Connect(netip.MustParseAddrPort("127.0.0.1:7")); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 100000 && !eof; i++ {
+		e.advance(time.Millisecond)
+	}
+	if !eof || !bytes.Equal(got, data) {
+		t.Fatalf("loopback transfer: eof %v, %d of %d bytes", eof, len(got), len(data))
+	}
+	e.advance(2 * time.Minute)
+	if e.p.NumPCBs() != 1 {
+		t.Fatalf("%d PCBs left", e.p.NumPCBs())
+	}
+}
+
+func TestBulkAcrossWrap(t *testing.T) {
+	pr := newPair(t, pairOpts{delay: time.Millisecond})
+	pr.a.tcp.isnHook = func() uint32 { return 0xffffffff - 100000 }
+	pr.b.tcp.isnHook = func() uint32 { return 0xffffffff - 5000 }
+	bulk(t, pr, 1<<20, time.Minute)
+}
+
+func TestOutOfWindowSegments(t *testing.T) {
+	e := newEnv(t, Config{})
+	k := e.accept(mssOnly(), 1)
+	// data entirely beyond the window: dropped, answered with an ACK
+	s := k.seg(fACK, []byte("far"))
+	s.seq += 1 << 20
+	e.inject(s)
+	a := e.one()
+	if a.ack != k.peerSeq || len(k.recv) != 0 || e.p.Stats().DropOutOfWindow != 1 {
+		t.Fatalf("ack %v", a)
+	}
+	// an old duplicate: dropped, ACKed
+	k.send(fACK, []byte("abc"))
+	e.advance(time.Second)
+	e.out()
+	s = k.seg(fACK, []byte("abc"))
+	s.seq -= 3
+	e.inject(s)
+	if a := e.one(); a.ack != k.peerSeq || string(k.recv) != "abc" {
+		t.Fatalf("dup: %v recv %q", a, k.recv)
+	}
+	// SYN beyond the window: challenge ACK too (RFC 5961 §4)
+	s = k.seg(fSYN, nil)
+	s.seq += 1 << 24
+	e.inject(s)
+	if a := e.one(); a.flags != fACK || k.c.State() != Established {
+		t.Fatalf("SYN out of window: %v", a)
+	}
+	// ICMP errors for an established connection are soft: ignored
+	k.c.Write([]byte("x"))
+	d := e.one()
+	e.injectICMP(3, 3, 0, buildTCP(d, ourIP, peerIP))
+	if k.c.State() != Established || k.err != nil {
+		t.Fatalf("ICMP killed an established connection: %v", k.err)
+	}
+}
+
+func TestCongestionFactory(t *testing.T) {
+	made := 0
+	e := newEnv(t, Config{CongestionFactory: func() cc.Algorithm { made++; return cc.NewReno() }})
+	k := e.dial(mssOnly(), 1)
+	if made != 1 || k.c.cc.Name() != "reno" {
+		t.Fatalf("factory used %d times, algorithm %s", made, k.c.cc.Name())
+	}
+	e2 := newEnv(t, Config{})
+	if k2 := e2.dial(mssOnly(), 1); k2.c.cc.Name() != "cubic" {
+		t.Fatalf("default algorithm %s", k2.c.cc.Name())
+	}
+}
