@@ -23,3 +23,9 @@ race:
 
 build:
 	$(GO) build ./...
+
+.PHONY: bench
+## bench: featherip and gVisor's netstack side by side (separate module in
+##        bench/); prints the table and writes bench/REPORT.md (a few minutes).
+bench:
+	cd bench && $(GO) run ./cmd/fipbench -o REPORT.md -rev "$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"

@@ -3,10 +3,12 @@ package featherip
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 
 	"github.com/featherip/featherip/raw"
 	"github.com/featherip/featherip/stack"
+	"github.com/featherip/featherip/tcp"
 	"github.com/featherip/featherip/udp"
 )
 
@@ -25,6 +27,56 @@ type Config struct {
 	UDP udp.Config
 	// Raw configures raw IP pcbs; defaults as in [raw.Config].
 	Raw raw.Config
+	// TCP configures the TCP protocol (pcb limit, buffers, timers,
+	// congestion control); defaults as in [tcp.Config].
+	TCP tcp.Config
+	// Sockets bounds the blocking sockets' receive queues (UDPConn,
+	// PingConn, IPConn).
+	Sockets SocketConfig
+}
+
+// SocketConfig bounds the receive queue of each blocking datagram socket.
+// The zero value selects the defaults.
+type SocketConfig struct {
+	// ReadBuffer is a new socket's receive queue bound in bytes of
+	// payload (SO_RCVBUF); SetReadBuffer changes it per socket. Default
+	// 65536, enough for one largest UDP datagram.
+	ReadBuffer int
+	// MaxReadBuffer caps what SetReadBuffer accepts (Linux's
+	// net.core.rmem_max). Default 4 MiB.
+	MaxReadBuffer int
+	// MaxQueuedDatagrams bounds a receive queue in datagrams, whatever
+	// their size. Default 256.
+	MaxQueuedDatagrams int
+}
+
+// Socket defaults and limits.
+const (
+	DefaultReadBuffer         = 64 << 10
+	DefaultMaxReadBuffer      = 4 << 20
+	DefaultMaxQueuedDatagrams = 256
+	// minReadBuffer is the smallest receive queue SetReadBuffer sets.
+	minReadBuffer = 2048
+)
+
+func (c *SocketConfig) withDefaults() (SocketConfig, error) {
+	r := *c
+	if r.ReadBuffer < 0 || r.MaxReadBuffer < 0 || r.MaxQueuedDatagrams < 0 {
+		return r, errors.New("featherip: Config.Sockets: negative bound: use 0 for the default")
+	}
+	if r.MaxReadBuffer == 0 {
+		r.MaxReadBuffer = max(DefaultMaxReadBuffer, r.ReadBuffer)
+	}
+	if r.ReadBuffer == 0 {
+		r.ReadBuffer = min(DefaultReadBuffer, r.MaxReadBuffer)
+	}
+	if r.MaxQueuedDatagrams == 0 {
+		r.MaxQueuedDatagrams = DefaultMaxQueuedDatagrams
+	}
+	if r.ReadBuffer < minReadBuffer || r.ReadBuffer > r.MaxReadBuffer {
+		return r, fmt.Errorf("featherip: Config.Sockets.ReadBuffer %d out of range: use 0 for the default or a value from %d to MaxReadBuffer (%d)", r.ReadBuffer, minReadBuffer, r.MaxReadBuffer)
+	}
+	return r, nil
 }
 
 // InterfaceConfig describes how [Host.AddInterface] sets up a link.
@@ -46,8 +98,9 @@ type InterfaceConfig struct {
 // minMTU is the smallest IPv4 MTU every host must accept (RFC 791).
 const minMTU = 68
 
-// ErrClosed is returned by [Host.AddInterface] after [Host.Close].
-var ErrClosed = errors.New("featherip: host closed")
+// ErrClosed is returned by [Host.AddInterface] and the socket constructors
+// after [Host.Close]. It matches net.ErrClosed with errors.Is.
+var ErrClosed = fmt.Errorf("featherip: host closed: %w", net.ErrClosed)
 
 func (c *Config) validate() error {
 	if c.Stack.Clock != nil {

@@ -33,4 +33,29 @@
 //			c.SendTo(data, info.Src) // runs under the core lock
 //		})
 //	})
+//
+// # Sockets
+//
+// On top of the callback API the Host offers blocking, goroutine-safe
+// sockets with the standard library's interfaces, so code written for
+// package net runs over featherip unchanged (lwIP's netconn/sockets layer):
+//
+//   - [Host.ListenPacket], [Host.ListenUDP], [Host.ListenUDPAddrPort],
+//     [Host.DialContext], [Host.DialUDP] and [Dialer]: [UDPConn], a
+//     net.PacketConn (and a net.Conn when connected) with deadlines,
+//     SetReadBuffer, broadcast and multicast options;
+//   - [Host.ListenPing]: [PingConn], an ICMP echo "ping socket" like Linux's
+//     SOCK_DGRAM ICMP sockets; [Host.Ping] is built on it;
+//   - [Host.ListenIP] (and ListenPacket "ip4:proto"): [IPConn], a raw IPv4
+//     socket returning the whole datagram, header included, as Linux does.
+//
+// Errors are *net.OpError values that match the standard library's:
+// errors.Is(err, syscall.ECONNREFUSED) (and EHOSTUNREACH, ENETUNREACH,
+// EADDRINUSE, EADDRNOTAVAIL, EACCES, ...), os.ErrDeadlineExceeded and
+// net.ErrClosed. Callbacks under the core lock never block: they queue into
+// the socket's bounded queue and wake the blocked reader (see sock.go for
+// the mechanism the TCP conn shares). [Host.Close] ends every socket.
+//
+// IPv4 only for now: "udp6" and IPv6 addresses fail with
+// [ErrIPv6NotSupported].
 package featherip

@@ -12,6 +12,7 @@ import (
 	"github.com/featherip/featherip/link"
 	"github.com/featherip/featherip/raw"
 	"github.com/featherip/featherip/stack"
+	"github.com/featherip/featherip/tcp"
 	"github.com/featherip/featherip/udp"
 )
 
@@ -22,6 +23,7 @@ type Host struct {
 	s     *stack.Stack
 	udp   *udp.Protocol
 	raw   *raw.Protocol
+	tcp   *tcp.Protocol
 	clock link.Clock
 
 	links   []link.Link
@@ -36,6 +38,12 @@ type Host struct {
 	wg        sync.WaitGroup
 
 	stats shellCounters
+
+	// Sockets (socket.go and the files it names); guarded by mu.
+	sockCfg SocketConfig
+	socks   map[sockCloser]struct{}
+	pings   pingTable // ping sockets by identifier, on one raw ICMP pcb
+	scratch []byte    // a send buffer for ping sockets (mu)
 }
 
 type shellCounters struct {
@@ -43,6 +51,8 @@ type shellCounters struct {
 	bytesIn       atomic.Uint64
 	receiveErrors atomic.Uint64
 	timerWakeups  atomic.Uint64
+	rcvbufErrors  atomic.Uint64
+	pingInErrors  atomic.Uint64
 }
 
 // ShellStats counts what the concurrent shell itself did, apart from the
@@ -57,6 +67,13 @@ type ShellStats struct {
 	// TimerWakeups counts the timer goroutine's wake-ups (deadline reached
 	// or re-armed).
 	TimerWakeups uint64
+	// RcvbufErrors counts datagrams dropped because a socket's receive
+	// queue (SetReadBuffer, Config.Sockets) was full: UDP, ping and raw
+	// sockets together (Linux counts UDP's in UdpRcvbufErrors).
+	RcvbufErrors uint64
+	// PingInErrors counts echo replies for a ping socket dropped for a
+	// bad ICMP checksum.
+	PingInErrors uint64
 }
 
 // Stats is a snapshot of every counter of a Host.
@@ -75,6 +92,10 @@ type Stats struct {
 // [Host.Close].
 func New(cfg Config) (*Host, error) {
 	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	sockCfg, err := cfg.Sockets.withDefaults()
+	if err != nil {
 		return nil, err
 	}
 	clock := link.MonotonicClock()
@@ -99,13 +120,20 @@ func New(cfg Config) (*Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("featherip: Config.Raw: %w", err)
 	}
+	tp, err := tcp.New(s, cfg.TCP) // registers itself with the stack and as its poller
+	if err != nil {
+		return nil, fmt.Errorf("featherip: Config.TCP: %w", err)
+	}
 	h := &Host{
 		s:     s,
 		udp:   u,
 		raw:   r,
+		tcp:   tp,
 		clock: clock,
 		wake:  make(chan struct{}, 1),
 		done:  make(chan struct{}),
+
+		sockCfg: sockCfg,
 	}
 	h.wg.Add(1)
 	go h.timerLoop()
@@ -139,6 +167,10 @@ func (h *Host) UDP() *udp.Protocol { return h.udp }
 // [Host.Do] or a callback.
 func (h *Host) Raw() *raw.Protocol { return h.raw }
 
+// TCP returns the TCP protocol (callback API). Use it (and its pcbs) only
+// inside [Host.Do] or a callback.
+func (h *Host) TCP() *tcp.Protocol { return h.tcp }
+
 // Now returns the host's clock: the monotonic time since New.
 func (h *Host) Now() time.Duration { return h.clock.Now() }
 
@@ -153,18 +185,22 @@ func (h *Host) Stats() Stats {
 		BytesIn:       h.stats.bytesIn.Load(),
 		ReceiveErrors: h.stats.receiveErrors.Load(),
 		TimerWakeups:  h.stats.timerWakeups.Load(),
+		RcvbufErrors:  h.stats.rcvbufErrors.Load(),
+		PingInErrors:  h.stats.pingInErrors.Load(),
 	}
 	return st
 }
 
-// Close closes every link, stops the reader and timer goroutines and returns
-// when all of them have exited. It must not be called from inside Do or a
+// Close ends every socket (blocked reads and writes return net.ErrClosed;
+// pcbs and queued datagrams are released), closes every link, stops the
+// reader and timer goroutines and returns when all of them have exited. It must not be called from inside Do or a
 // callback. Calling it again returns the first call's result.
 func (h *Host) Close() error {
 	h.closeOnce.Do(func() {
 		close(h.done)
 		h.mu.Lock()
 		h.closed = true
+		h.closeSocksLocked()
 		links := h.links
 		h.mu.Unlock()
 		var errs []error

@@ -9,7 +9,8 @@
 // `featherip up` creates the TAP device (default fip0) unless it exists,
 // gives the kernel side an address (default 192.168.7.1/24), runs a
 // featherip host on it (default 192.168.7.2/24) that answers ping, UDP echo
-// (port 7) and UDP discard (port 9), prints one line starting with "ready",
+// (port 7) and UDP discard (port 9), TCP echo (7), discard (9), chargen (19)
+// and an iperf 2 server (5001), prints one line starting with "ready",
 // and on SIGINT or SIGTERM stops, removes the device if it created it and
 // prints every counter. Run `featherip up --help` for the flags.
 package main
@@ -35,6 +36,8 @@ Examples:
       192.168.7.2/24; then: ping 192.168.7.2
   sudo featherip up --tap tap1 --addr 10.9.0.2/24 --host-addr 10.9.0.1/24 --pcap /tmp/fip.pcap
   echo hi | socat - udp:192.168.7.2:7      UDP echo
+  echo hi | socat - tcp:192.168.7.2:7      TCP echo
+  iperf -c 192.168.7.2 -t 5                TCP throughput (iperf 2)
 `
 
 func main() {

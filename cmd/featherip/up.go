@@ -18,6 +18,7 @@ import (
 	"github.com/featherip/featherip/link"
 	"github.com/featherip/featherip/link/pcap"
 	"github.com/featherip/featherip/stack"
+	"github.com/featherip/featherip/tcp"
 	"github.com/featherip/featherip/udp"
 )
 
@@ -25,7 +26,8 @@ const upUsage = `Usage: featherip up [flags]
 
 Brings a featherip host up on a Linux TAP device. The device is created when
 it does not exist (and removed on exit); this needs root or CAP_NET_ADMIN.
-featherip answers ping, UDP echo (port 7) and UDP discard (port 9). It prints
+featherip answers ping, UDP echo (port 7) and UDP discard (port 9), and on
+TCP echo (7), discard (9), chargen (19) and an iperf 2 server (5001). It prints
 one line starting with "ready" once it runs, and on SIGINT (Ctrl-C) or
 SIGTERM stops and prints all its counters.
 
@@ -39,6 +41,8 @@ Examples:
       then, in another shell:
         ping 192.168.7.2
         echo hi | socat - udp:192.168.7.2:7
+        echo hi | socat - tcp:192.168.7.2:7
+        iperf -c 192.168.7.2 -t 5
   sudo featherip up --tap tap1 --host-addr 10.9.0.1/24 --addr 10.9.0.2/24 --addr 10.9.0.3/24
   sudo featherip up --pcap /tmp/fip.pcap        capture every frame (open in wireshark)
   sudo featherip up --host-addr none --addr 10.0.0.2/24 --gateway 10.0.0.1
@@ -196,25 +200,39 @@ func up(ctx context.Context, o *upOptions, stdout io.Writer) (err error) {
 		return err
 	}
 	var svc services
+	tsvc := tcpServices{report: stdout}
 	h.Do(func(s *stack.Stack) {
 		err = startServices(h, &svc)
+		if err == nil {
+			err = startTCPServices(s, h.TCP(), &tsvc)
+		}
 	})
 	if err != nil {
 		h.Close()
 		return err
 	}
 
-	fmt.Fprintln(stdout, readyLine(o, l))
+	// under the lock: the services' report lines never interleave with it
+	h.Do(func(*stack.Stack) { fmt.Fprintln(stdout, readyLine(o, l)) })
 	<-ctx.Done()
 
 	closeErr := h.Close() // closes the link (and flushes the capture)
 	st := h.Stats()
 	var svcCopy services
-	h.Do(func(*stack.Stack) { svcCopy = svc })
+	var tcpCopy tcpServices
+	var tcpStats tcp.Stats
+	h.Do(func(*stack.Stack) {
+		svcCopy, tcpCopy, tcpStats = svc, tsvc, h.TCP().Stats()
+		tsvc.report = nil // no report lines after the counters
+	})
 	var buf bytes.Buffer
 	fmt.Fprintln(&buf, "stopped; counters:")
 	printCounters(&buf, st)
-	printCounters(&buf, struct{ Services services }{svcCopy})
+	printCounters(&buf, struct {
+		TCP         tcp.Stats
+		Services    services
+		TCPServices tcpServices
+	}{tcpStats, svcCopy, tcpCopy})
 	stdout.Write(buf.Bytes())
 	if pl, ok := l.(interface{ Err() error }); ok && pl.Err() != nil {
 		return fmt.Errorf("--pcap: %w", pl.Err())
@@ -270,6 +288,7 @@ func readyLine(o *upOptions, l link.Link) string {
 		fmt.Fprintf(&b, " host %v", o.hostPfx)
 	}
 	a := o.addrs[0].Addr()
-	fmt.Fprintf(&b, "  try: ping %v; echo hi | socat - udp:%v:7", a, a)
+	fmt.Fprintf(&b, "  tcp: echo %d, discard %d, chargen %d, iperf %d", portEcho, portDiscard, portChargen, portIperf)
+	fmt.Fprintf(&b, "  try: ping %v; echo hi | socat - udp:%v:7; iperf -c %v", a, a, a)
 	return b.String()
 }
