@@ -23,6 +23,10 @@ type Dialer struct {
 	Timeout time.Duration
 	// Deadline is an absolute time after which the dial fails.
 	Deadline time.Time
+	// KeepAlive is the keepalive period of TCP connections, as in
+	// net.Dialer: 0 enables keepalive with a 15 s period, a negative
+	// value disables it.
+	KeepAlive time.Duration
 }
 
 // Dial is DialContext with context.Background.
@@ -33,7 +37,8 @@ func (d *Dialer) Dial(network, address string) (net.Conn, error) {
 // DialContext connects to address on network: "udp" or "udp4" with a
 // numeric "ip:port" address ("localhost" and an empty host mean
 // 127.0.0.1). The result is a *UDPConn. "udp6" fails with
-// ErrIPv6NotSupported; TCP is not available yet. A route to the address
+// ErrIPv6NotSupported. "tcp", "tcp4" and "tcp6" give a *TCPConn (see
+// tcpdial.go); the dial waits for the handshake. A route to the address
 // must exist (ENETUNREACH otherwise, as Linux's connect).
 func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
 	fail := func(laddr net.Addr, err error) (net.Conn, error) {
@@ -54,6 +59,9 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 	}
 	if err := ctx.Err(); err != nil {
 		return fail(d.LocalAddr, mapCtxErr(err))
+	}
+	if isTCPNetwork(network) {
+		return d.dialTCP(ctx, network, address) // tcpdial.go
 	}
 	if err := checkUDPNetwork(network); err != nil {
 		return fail(d.LocalAddr, err)

@@ -48,6 +48,13 @@
 //     SOCK_DGRAM ICMP sockets; [Host.Ping] is built on it;
 //   - [Host.ListenIP] (and ListenPacket "ip4:proto"): [IPConn], a raw IPv4
 //     socket returning the whole datagram, header included, as Linux does.
+//   - [Host.Listen], [Host.ListenTCP], [Host.ListenTCPAddrPort]:
+//     [TCPListener], a net.Listener; [Host.DialContext] and [Dialer] with
+//     "tcp", "tcp4", "tcp6", [Host.DialTCP], [Host.DialTCPAddrPort]:
+//     [TCPConn], a net.Conn with half-close, deadlines, TCP options,
+//     io.ReaderFrom and io.WriterTo (tcpconn.go describes the shell: a
+//     bounded receive buffer whose bytes reopen the window as they are read,
+//     writers woken by OnSent). TCP works over IPv4 and IPv6.
 //
 // Errors are *net.OpError values that match the standard library's:
 // errors.Is(err, syscall.ECONNREFUSED) (and EHOSTUNREACH, ENETUNREACH,
@@ -56,6 +63,6 @@
 // the socket's bounded queue and wake the blocked reader (see sock.go for
 // the mechanism the TCP conn shares). [Host.Close] ends every socket.
 //
-// IPv4 only for now: "udp6" and IPv6 addresses fail with
-// [ErrIPv6NotSupported].
+// UDP, ping and raw sockets are IPv4 only for now: "udp6" and IPv6
+// addresses fail with [ErrIPv6NotSupported].
 package featherip

@@ -30,7 +30,7 @@ func (h *Host) AddInterface(l link.Link, cfg InterfaceConfig) (stack.NIC, error)
 	if mtu == 0 {
 		mtu = linkMTU
 	}
-	ic := stack.InterfaceConfig{Name: cfg.Name, Link: l, MTU: mtu}
+	ic := stack.InterfaceConfig{Name: cfg.Name, Link: stackLink(l), MTU: mtu} // stackLink: offloads (offload.go)
 	switch l.Kind() {
 	case link.Ethernet:
 		ic.Kind = stack.LinkEthernet
@@ -84,6 +84,11 @@ func (h *Host) AddInterface(l link.Link, cfg InterfaceConfig) (stack.NIC, error)
 	}
 	h.links = append(h.links, l)
 	h.wg.Add(1)
-	go h.readLoop(l, nic, link.MaxFrameLen(l.Kind(), max(linkMTU, mtu))+vlanSlack)
+	bufLen := link.MaxFrameLen(l.Kind(), max(linkMTU, mtu)) + vlanSlack
+	if br, ok := l.(link.BatchReceiver); ok {
+		go h.batchReadLoop(br, l, nic, bufLen)
+	} else {
+		go h.readLoop(l, nic, bufLen)
+	}
 	return nic, nil
 }

@@ -55,7 +55,7 @@ func setup(t *testing.T, pcapPath string) *env {
 	e := &env{ns: ns}
 	if err := ns.Do(func() error {
 		var err error
-		e.tap, err = tap.Open(tap.Config{Name: tapName})
+		e.tap, err = tap.Open(tap.Config{Name: tapName, VnetHdr: pcapPath == "" && vnetOn()})
 		return err
 	}); err != nil {
 		t.Fatalf("opening TAP %s in %s: %v", tapName, ns.Name, err)

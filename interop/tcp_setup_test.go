@@ -15,6 +15,7 @@ import (
 
 	"github.com/featherip/featherip"
 	"github.com/featherip/featherip/internal/netns"
+	"github.com/featherip/featherip/link"
 	"github.com/featherip/featherip/link/tap"
 	"github.com/featherip/featherip/stack"
 	"github.com/featherip/featherip/tcp"
@@ -62,6 +63,20 @@ type tcpEnv struct {
 
 func setupTCP(t *testing.T, cfg tcp.Config) *tcpEnv {
 	t.Helper()
+	return setupTCPVnet(t, cfg, vnetOn())
+}
+
+// setupTCPVnet is setupTCP with the TAP's virtio-net header and offloads
+// on or off.
+func setupTCPVnet(t *testing.T, cfg tcp.Config, vnet bool) *tcpEnv {
+	t.Helper()
+	return setupTCPWrap(t, cfg, vnet, nil)
+}
+
+// setupTCPWrap is setupTCPVnet with the TAP link wrapped by wrap (when not
+// nil) before the host gets it.
+func setupTCPWrap(t *testing.T, cfg tcp.Config, vnet bool, wrap func(*tap.Link) link.Link) *tcpEnv {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("interop tests need root (network namespaces and /dev/net/tun): run sudo go test ./interop/")
 	}
@@ -70,7 +85,7 @@ func setupTCP(t *testing.T, cfg tcp.Config) *tcpEnv {
 	var tp *tap.Link
 	if err := ns.Do(func() error {
 		var err error
-		tp, err = tap.Open(tap.Config{Name: tapName})
+		tp, err = tap.Open(tap.Config{Name: tapName, VnetHdr: vnet})
 		return err
 	}); err != nil {
 		t.Fatalf("opening TAP %s in %s: %v", tapName, ns.Name, err)
@@ -88,7 +103,11 @@ func setupTCP(t *testing.T, cfg tcp.Config) *tcpEnv {
 			t.Errorf("Host.Close: %v", err)
 		}
 	})
-	if _, err := h.AddInterface(tp, featherip.InterfaceConfig{Name: tapName, Addrs: []netip.Prefix{netip.MustParsePrefix(featherPfx)}}); err != nil {
+	var l link.Link = tp
+	if wrap != nil {
+		l = wrap(tp)
+	}
+	if _, err := h.AddInterface(l, featherip.InterfaceConfig{Name: tapName, Addrs: []netip.Prefix{netip.MustParsePrefix(featherPfx)}}); err != nil {
 		tp.Close()
 		t.Fatal(err)
 	}

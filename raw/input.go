@@ -31,7 +31,12 @@ func (h *handler) DeliverRaw(pk *stack.Packet) {
 		list = append(list, c)
 	}
 	if len(list) > 0 {
-		dg := p.datagram(pk)
+		var dg []byte
+		if pk.IPv6 {
+			dg = pk.Payload // like Linux IPv6 raw sockets: no IPv6 header
+		} else {
+			dg = p.datagram(pk)
+		}
 		for _, c := range list {
 			if c.closed {
 				continue
@@ -40,7 +45,7 @@ func (h *handler) DeliverRaw(pk *stack.Packet) {
 				p.stats.InDrops++
 				continue
 			}
-			p.info = RecvInfo{Src: pk.Src, Dst: pk.Dst, NIC: pk.NIC, TTL: pk.TTL}
+			p.info = RecvInfo{Src: pk.Src, Dst: pk.Dst, NIC: pk.NIC, TTL: pk.TTL, IPv6: pk.IPv6}
 			p.stats.InDelivers++
 			c.onRecv(c, dg, &p.info)
 		}

@@ -135,12 +135,16 @@ func (p *Protocol) NewPCB(proto uint8) (*PCB, error) {
 
 // RecvInfo describes a received datagram; valid only during OnRecv.
 type RecvInfo struct {
-	// Src and Dst are the IPv4 header's addresses.
+	// Src and Dst are the IP header's addresses.
 	Src, Dst netip.Addr
 	// NIC is the interface the datagram arrived on.
 	NIC stack.NIC
-	// TTL is the IPv4 header's TTL.
+	// TTL is the IPv4 header's TTL or the IPv6 hop limit.
 	TTL uint8
+	// IPv6 is set for IPv6 packets: the datagram passed to OnRecv is then
+	// the payload after the IPv6 header and its extension headers, as
+	// Linux delivers to IPv6 raw sockets.
+	IPv6 bool
 }
 
 // PCB is a raw IPv4 protocol control block for one protocol number.
@@ -169,8 +173,8 @@ func (c *PCB) Bind(local netip.Addr) error {
 		c.local = netip.Addr{}
 		return nil
 	}
-	local = local.Unmap()
-	if !local.Is4() || !c.p.s.IsLocal(local) {
+	local = local.Unmap().WithZone("")
+	if !c.p.s.IsLocal(local) {
 		return ErrAddrNotAvailable
 	}
 	c.local = local
@@ -187,11 +191,7 @@ func (c *PCB) Connect(remote netip.Addr) error {
 		c.remote = netip.Addr{}
 		return nil
 	}
-	remote = remote.Unmap()
-	if !remote.Is4() {
-		return ErrInvalid
-	}
-	c.remote = remote
+	c.remote = remote.Unmap().WithZone("")
 	return nil
 }
 
@@ -204,7 +204,8 @@ func (c *PCB) SetHeaderIncluded(on bool) { c.hdrIncl = on }
 func (c *PCB) SetTTL(ttl uint8) { c.ttl = ttl }
 
 // OnRecv sets the receive callback. datagram is the whole IPv4 datagram,
-// header included; it and info are valid only during the call.
+// header included, or for IPv6 the payload without the IPv6 header (see
+// RecvInfo.IPv6); it and info are valid only during the call.
 func (c *PCB) OnRecv(fn func(c *PCB, datagram []byte, info *RecvInfo)) { c.onRecv = fn }
 
 // Close releases c. It may be called from within OnRecv and more than once.

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/featherip/featherip/raw"
+	"github.com/featherip/featherip/stack"
 	"github.com/featherip/featherip/udp"
 	"github.com/featherip/featherip/wire"
 )
@@ -239,10 +240,14 @@ func TestLimitsAndErrors(t *testing.T) {
 	c, _ := p.NewPCB(1)
 	_ = c
 	c2, _ := n.a.r.NewPCB(1)
-	for _, d := range []netip.Addr{{}, netip.IPv4Unspecified(), netip.MustParseAddr("2001:db8::1")} {
+	for _, d := range []netip.Addr{{}, netip.IPv4Unspecified(), netip.IPv6Unspecified()} {
 		if err := c2.SendTo([]byte("x"), d); !errors.Is(err, raw.ErrInvalid) {
 			t.Errorf("SendTo(%v) = %v", d, err)
 		}
+	}
+	// IPv6 is supported: without an IPv6 route the stack says so.
+	if err := c2.SendTo([]byte("x"), netip.MustParseAddr("2001:db8::1")); !errors.Is(err, stack.ErrNoRoute) {
+		t.Errorf("SendTo(2001:db8::1) = %v", err)
 	}
 	if err := c2.SendTo(make([]byte, 65535-20+1), n.b.addr); !errors.Is(err, raw.ErrMessageTooLong) {
 		t.Errorf("SendTo of 65516 bytes = %v", err)

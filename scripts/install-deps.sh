@@ -12,6 +12,8 @@ declare -A pkg=(
   [socat]=socat
   [tshark]=tshark
   [iperf]=iperf
+  [curl]=curl
+  [wrk]=wrk
 )
 
 missing=()

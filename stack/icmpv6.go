@@ -255,8 +255,9 @@ func (s *Stack) icmpv6ErrorInput(p *Packet, m wire.ICMPv6) {
 // icmp6Error sends an ICMPv6 error about pkt (the whole offending packet,
 // IPv6 header first) that arrived on n, unless RFC 4443 2.4 (e) forbids
 // it: about an ICMPv6 error or redirect, to a packet whose destination was
-// multicast or arrived as link multicast (group; except packet too big
-// and parameter problem code 2, which the caller allows by passing false),
+// multicast or that arrived as link multicast (the caller passes group
+// true then, and false for the exceptions it allows: packet too big,
+// parameter problem code 2 for an option of action 10),
 // or whose source is unspecified or multicast. Rate limited (2.4 (f)).
 func (s *Stack) icmp6Error(n *nic, pkt []byte, group bool, typ, code uint8, rest uint32) {
 	if len(pkt) < wire.IPv6HeaderLen || n == nil {
@@ -264,8 +265,10 @@ func (s *Stack) icmp6Error(n *nic, pkt []byte, group bool, typ, code uint8, rest
 	}
 	src := netip.AddrFrom16([16]byte(pkt[8:24]))
 	dst := netip.AddrFrom16([16]byte(pkt[24:40]))
+	// The caller passes group=false for the exceptions it allows
+	// (parameter problem code 2 for an option of action 10).
 	allowGroup := typ == wire.ICMPv6PacketTooBig || (typ == wire.ICMPv6ParamProblem && code == wire.ICMPv6UnrecognizedOption)
-	if (group || dst.IsMulticast()) && !allowGroup {
+	if group || (dst.IsMulticast() && !allowGroup) {
 		return
 	}
 	if src.IsUnspecified() || src.IsMulticast() {

@@ -28,6 +28,11 @@ type WriteOptions struct {
 	// RouterAlert adds an IPv6 hop-by-hop header with a router alert
 	// option (RFC 2711), as MLD messages need; ignored for IPv4 (use Options).
 	RouterAlert bool
+	// GSO, when not 0, marks a TCP segment whose checksum the transport
+	// left to the stack and which may exceed the MTU: it goes out as one
+	// super-frame segmented by the device into GSO-byte payloads (TSO), or
+	// is cut so by the stack (offload.go).
+	GSO int
 }
 
 // NewPacket returns a buffer of payloadLen bytes with headroom for the
@@ -54,6 +59,11 @@ func (s *Stack) nextID() uint16 {
 func (s *Stack) WriteIPv4(b *pbuf.Buf, o *WriteOptions) error {
 	if b == nil {
 		return ErrInvalid
+	}
+	if o != nil && o.GSO > 0 {
+		if done, err := s.writeGSO(b, o, false); done {
+			return err
+		}
 	}
 	s.stats.IP.OutRequests++
 	if o == nil || !o.Dst.Is4() || (o.Src.IsValid() && !o.Src.Is4()) || len(o.Options) > wire.IPv4MaxHeaderLen-wire.IPv4MinHeaderLen {

@@ -46,6 +46,11 @@ func (s *Stack) WriteIPv6(b *pbuf.Buf, o *WriteOptions) error {
 	if b == nil {
 		return ErrInvalid
 	}
+	if o != nil && o.GSO > 0 && s.ipv6On() {
+		if done, err := s.writeGSO(b, o, true); done {
+			return err
+		}
+	}
 	st := &s.stats.IPv6
 	st.OutRequests++
 	if !s.ipv6On() || o == nil || !is6(o.Dst) || o.Dst.IsUnspecified() || (o.Src.IsValid() && !is6(o.Src)) {

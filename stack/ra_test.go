@@ -451,3 +451,24 @@ func TestAutoconfSteadyStateAllocs(t *testing.T) {
 type sinkLink struct{ n int }
 
 func (l *sinkLink) Send([]byte) error { l.n++; return nil }
+
+// BenchmarkRouterAdvertisement measures processing a refreshing router
+// advertisement (router, prefix with SLAAC address, MTU, RDNSS).
+func BenchmarkRouterAdvertisement(b *testing.B) {
+	e := newEnv6(b, nil)
+	e.settle()
+	ra := raMsg(raSpec{lifetime: 1800, mtu: 1400, prefixes: []pio{{prefixA, lA, 3600, 3600}},
+		rdnss: []netip.Addr{netip.MustParseAddr("2001:db8::53")}, rdnssLife: 600})
+	wire.SetICMPv6Checksum(ra, routerLL, wire.IPv6AllNodes)
+	m, err := wire.ParseICMPv6(ra)
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := e.n()
+	e.s.handleRouterAdvert(n, routerLL, wire.IPv6AllNodes, m)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		e.s.handleRouterAdvert(n, routerLL, wire.IPv6AllNodes, m)
+	}
+}

@@ -164,13 +164,14 @@ func (s *Stack) selectSource(dst netip.Addr, out *nic) netip.Addr {
 }
 
 // SelectSource returns the source address the stack would use for the
-// IPv6 destination dst (RFC 6724), or ErrNoRoute / ErrAddrNotAvailable.
-func (s *Stack) SelectSource(dst netip.Addr) (netip.Addr, error) {
+// IPv6 destination dst leaving by nic (0: by route), per RFC 6724, or
+// ErrNoRoute / ErrNoSuchInterface / ErrAddrNotAvailable.
+func (s *Stack) SelectSource(dst netip.Addr, nic NIC) (netip.Addr, error) {
 	var rt outRoute
 	if !is6(dst) {
 		return netip.Addr{}, ErrInvalid
 	}
-	if err := s.route6(dst, 0, &rt); err != nil {
+	if err := s.route6(dst, nic, &rt); err != nil {
 		return netip.Addr{}, err
 	}
 	if !rt.src.IsValid() {

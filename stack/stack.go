@@ -270,6 +270,7 @@ type Stack struct {
 	rand  Rand
 	pool  *pbuf.Pool
 	stats Stats
+	off   offloadState // offload.go
 
 	nics   []*nic // index i holds NIC i+1
 	routes []Route

@@ -14,6 +14,7 @@ type Stats struct {
 	IPv6     IPv6Stats     // IPv6 (ipv6_*.go; RFC 4293 ipv6 names)
 	ICMPv6   ICMPv6Stats   // ICMPv6 (icmpv6.go)
 	NDP      NDPStats      // neighbor discovery (ndp.go)
+	Offload  OffloadStats  // checksum and segmentation offloads (offload.go)
 }
 
 // LinkStats counts frames at the link layer (all interfaces together).

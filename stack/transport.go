@@ -19,6 +19,10 @@ type Packet struct {
 	// traffic class, IPHeader the IPv6 header and the extension headers
 	// before the upper layer (contiguous with Payload).
 	IPv6 bool
+	// ChecksumOK says the link verified the transport checksum or the
+	// packet came from the local kernel with a partial one (InputMeta):
+	// the transport may skip its own check.
+	ChecksumOK bool
 
 	nhOff       int  // IPv6: offset of the next-header byte naming the upper layer
 	routerAlert bool // IPv6: a hop-by-hop router alert option was present

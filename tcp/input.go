@@ -46,7 +46,7 @@ func (p *Protocol) Deliver(pk *stack.Packet) bool {
 		p.stats.InErrs++
 		return true
 	}
-	if !t.ChecksumValid(pk.Src, pk.Dst) {
+	if !pk.ChecksumOK && !t.ChecksumValid(pk.Src, pk.Dst) { // ChecksumOK: verified by the link (stack.InputMeta)
 		p.stats.InErrs++
 		p.stats.InCsumErrors++
 		return true
@@ -559,7 +559,7 @@ func (c *PCB) processData(seg *segment) {
 		c.finReceived()
 		return
 	}
-	c.unackedSeg++
+	c.unackedSeg += max(1, len(data)/c.advMSS) // a coalesced (GRO) segment counts as what it was
 	if p.cfg.NoDelayedACK || c.unackedSeg >= 2 {
 		c.ackNow = true
 	} else if c.delackAt == 0 && !c.ackNow {

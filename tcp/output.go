@@ -128,21 +128,30 @@ func (c *PCB) xmit(seq uint32, n int, flags uint8, retrans bool) bool {
 	if n > 0 {
 		c.sb.read(int(seq-c.sndUna), seg[hl:])
 	}
-	wire.SetTCPChecksum(seg, c.local.Addr(), c.remote.Addr())
 	p.wo = stack.WriteOptions{Src: c.local.Addr(), Dst: c.remote.Addr(), Protocol: wire.ProtoTCP, DontFragment: true}
+	segs := 1
+	if n > 0 && c.gsoMax > 0 {
+		// the stack fills in the checksum (partial for the device) and
+		// sends a super-segment as one frame (gso.go)
+		mp := max(c.sndMSS-ol, 1)
+		p.wo.GSO = mp
+		segs = (n + mp - 1) / mp
+	} else {
+		wire.SetTCPChecksum(seg, c.local.Addr(), c.remote.Addr())
+	}
 	if err := p.s.WriteIP(b, &p.wo); err != nil {
 		p.stats.OutErrors++
 	}
 	if retrans {
-		p.stats.RetransSegs++
-		c.cnt.retrans++
+		p.stats.RetransSegs += uint64(segs)
+		c.cnt.retrans += uint64(segs)
 	} else {
-		p.stats.OutSegs++
+		p.stats.OutSegs += uint64(segs)
 	}
 	if flags&wire.TCPFlagRST != 0 {
 		p.stats.OutRsts++
 	}
-	c.cnt.segsOut++
+	c.cnt.segsOut += uint64(segs)
 	c.cnt.bytesSent += uint64(n)
 	if flags&wire.TCPFlagACK != 0 {
 		c.lastAckSent = c.rcvNxt
@@ -291,7 +300,10 @@ func (c *PCB) sendNew(force bool) bool {
 		usable = max(c.sndWnd-flight, 1)
 	}
 	mp := c.maxPayload()
-	n := max(min(avail, usable, mp), 0)
+	n := max(min(avail, usable, c.gsoLimit(mp)), 0)
+	if n > mp {
+		n -= n % mp // whole segments only in a super-segment (gso.go)
+	}
 	if avail > 0 && n == 0 {
 		return false
 	}

@@ -59,6 +59,7 @@ type PCB struct {
 	finQueued  bool
 	finSeq     uint32
 	sndMSS     int // payload bytes per segment, options excluded
+	gsoMax     int // largest segment (IP length) the route's interface segments (TSO), 0 none, -1 not yet asked (gso.go)
 	advMSS     int // the MSS we announced
 	sb         sendBuf
 	sndBufSize int
@@ -529,6 +530,7 @@ func (c *PCB) initConn(mtu int) {
 	}
 	c.advMSS = max(mtu-hdrs, 64)
 	c.sndMSS = min(536, c.advMSS) // until the peer's MSS option says more (RFC 9293 §3.7.1)
+	c.gsoMax = -1
 	c.rtt = newRTT(p.cfg.MinRTO, p.cfg.MaxRTO, p.cfg.InitialRTO)
 	if f := p.cfg.CongestionFactory; f != nil {
 		c.cc = f()

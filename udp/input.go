@@ -18,7 +18,7 @@ var limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
 func (p *Protocol) Deliver(pk *stack.Packet) bool {
 	lite := pk.Protocol == wire.ProtoUDPLite
 	st := p.counters(lite)
-	if !pk.Src.Is4() || !pk.Dst.Is4() {
+	if pk.Src.Is4() != pk.Dst.Is4() {
 		st.InErrors++
 		return true
 	}
@@ -75,7 +75,7 @@ func (c *PCB) matches(lite bool, src netip.AddrPort, dst netip.Addr, dport uint1
 		return 0, false
 	}
 	score := 0
-	if !c.local.IsUnspecified() {
+	if c.local.IsValid() && !c.local.IsUnspecified() {
 		if c.local != dst {
 			return 0, false
 		}
@@ -168,7 +168,12 @@ func (p *Protocol) HandleICMPError(e *stack.ICMPError) {
 	dport := binary.BigEndian.Uint16(e.Quoted[2:4])
 	remote := netip.AddrPortFrom(e.Dst.Unmap(), dport)
 	src := e.Src.Unmap()
-	err := icmpError(e)
+	var err error
+	if e.IPv6 {
+		err = icmpKindError(e)
+	} else {
+		err = icmpError(e)
+	}
 	if err == nil {
 		return
 	}
@@ -184,6 +189,24 @@ func (p *Protocol) HandleICMPError(e *stack.ICMPError) {
 		}
 		return
 	}
+}
+
+// icmpKindError maps an ICMPv6 error (by its family-neutral kind) onto
+// the error OnError reports, as Linux's icmpv6_err_convert does.
+func icmpKindError(e *stack.ICMPError) error {
+	switch e.Kind {
+	case stack.ICMPNetUnreachable:
+		return ErrNetUnreachable
+	case stack.ICMPPortUnreachable, stack.ICMPProtoUnreachable:
+		return ErrConnRefused
+	case stack.ICMPTooBig:
+		return ErrMessageTooLong
+	case stack.ICMPParamProblem:
+		return ErrProtocol
+	case stack.ICMPHostUnreachable, stack.ICMPAdminProhibited, stack.ICMPTimeExceeded:
+		return ErrHostUnreachable
+	}
+	return nil
 }
 
 // icmpError maps an ICMP error onto the error OnError reports (as Linux's
@@ -208,3 +231,7 @@ func icmpError(e *stack.ICMPError) error {
 	}
 	return nil
 }
+
+// AcceptsIPv6 reports that UDP and UDP-Lite take IPv6 datagrams
+// (stack.IPv6Transport).
+func (p *Protocol) AcceptsIPv6() bool { return true }

@@ -104,6 +104,9 @@ func (c *PCB) send(b *pbuf.Buf, dst netip.AddrPort) error {
 		b.Free()
 		return ErrInvalid
 	}
+	if !da.Is4() {
+		return c.send6(b, dst, da)
+	}
 	if c.port == 0 {
 		port, err := p.ephemeral(c.lite)
 		if err != nil {
@@ -188,7 +191,13 @@ func (c *PCB) send(b *pbuf.Buf, dst netip.AddrPort) error {
 			wire.SetUDPChecksum(seg, src, da)
 		}
 	}
-	if err := p.s.WriteIPv4(b, wo); err != nil {
+	return c.write(b, wo)
+}
+
+// write hands the datagram in b to IP and counts. It owns b.
+func (c *PCB) write(b *pbuf.Buf, wo *stack.WriteOptions) error {
+	st := c.p.counters(c.lite)
+	if err := c.p.s.WriteIP(b, wo); err != nil {
 		st.OutErrors++
 		switch {
 		case errors.Is(err, stack.ErrMessageTooLong):
@@ -226,4 +235,58 @@ func (p *Protocol) nicOf(a netip.Addr) stack.NIC {
 		}
 	}
 	return 0
+}
+
+// send6 sends b (8 bytes of room, then the payload) to the IPv6
+// destination dst (da is its address without zone). The source is c's
+// bound address, else the one the stack selects (RFC 6724); the checksum
+// is always computed (RFC 8200 8.1). It owns b.
+func (c *PCB) send6(b *pbuf.Buf, dst netip.AddrPort, da netip.Addr) error {
+	p := c.p
+	st := p.counters(c.lite)
+	if c.port == 0 {
+		port, err := p.ephemeral(c.lite)
+		if err != nil {
+			b.Free()
+			return err
+		}
+		c.bindAddr, c.local, c.port = anyAddr, anyAddr, port
+	}
+	wo := &p.wo
+	*wo = stack.WriteOptions{Dst: dst.Addr(), TTL: c.ttl, TOS: c.tos, Protocol: wire.ProtoUDP}
+	if c.lite {
+		wo.Protocol = wire.ProtoUDPLite
+	}
+	if da.IsMulticast() {
+		wo.TTL, wo.NIC, wo.MulticastLoop = c.mcastTTL, c.mcastNIC, c.mcastLoop
+	}
+	src := c.local
+	if src.IsValid() && src.Is4() && !src.IsUnspecified() {
+		b.Free()
+		return ErrInvalid // bound to an IPv4 address
+	}
+	if !src.IsValid() || src.IsUnspecified() || src.IsMulticast() {
+		s, err := p.s.SelectSource(dst.Addr(), wo.NIC)
+		if err != nil {
+			b.Free()
+			st.OutErrors++
+			return err
+		}
+		src = s
+	}
+	wo.Src = src
+	seg := b.Bytes()
+	if c.lite {
+		cov := c.coverage
+		if cov != 0 && (cov < wire.UDPHeaderLen || cov > len(seg)) {
+			b.Free()
+			return ErrInvalid
+		}
+		wire.PutUDPLite(seg, c.port, dst.Port(), cov)
+		wire.SetUDPLiteChecksum(seg, src, da, cov)
+	} else {
+		wire.PutUDP(seg, c.port, dst.Port(), len(seg))
+		wire.SetUDPChecksum(seg, src, da)
+	}
+	return c.write(b, wo)
 }

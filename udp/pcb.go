@@ -16,7 +16,8 @@ type RecvInfo struct {
 	Dst netip.Addr
 	// NIC is the interface the datagram arrived on.
 	NIC stack.NIC
-	// TTL and TOS are those of the IPv4 header.
+	// TTL and TOS are the IPv4 header's TTL and TOS, or the IPv6 hop
+	// limit and traffic class.
 	TTL, TOS uint8
 	// Broadcast and Multicast tell the kind of destination.
 	Broadcast, Multicast bool
@@ -52,15 +53,16 @@ type PCB struct {
 
 var anyAddr = netip.IPv4Unspecified()
 
-// norm4 maps an address to the IPv4 form PCBs keep: the zero Addr and the
-// IPv4 and IPv6 unspecified addresses become 0.0.0.0, IPv4-mapped IPv6
-// addresses are unmapped. ok is false for other IPv6 addresses.
+// norm4 maps an address to the form PCBs keep: the zero Addr and the
+// IPv4 and IPv6 unspecified addresses become 0.0.0.0 (the wildcard, which
+// takes both families), IPv4-mapped IPv6 addresses are unmapped, IPv6
+// addresses lose their zone (the route picks the interface). ok is always
+// true; it is kept for the callers' shape.
 func norm4(a netip.Addr) (netip.Addr, bool) {
 	if !a.IsValid() || a.IsUnspecified() {
 		return anyAddr, true
 	}
-	a = a.Unmap()
-	return a, a.Is4()
+	return a.Unmap().WithZone(""), true
 }
 
 // Bind binds c to a local address and port. An unspecified address (the
@@ -165,7 +167,7 @@ func (p *Protocol) sourceFor(c *PCB, dst netip.Addr) netip.Addr {
 	if dst.IsMulticast() || dst == limitedBroadcast {
 		return anyAddr
 	}
-	if src, _, _, err := p.s.Route(dst); err == nil && src.Is4() {
+	if src, _, _, err := p.s.Route(dst); err == nil && src.IsValid() {
 		return src
 	}
 	return anyAddr
@@ -177,8 +179,8 @@ func (p *Protocol) sourceFor(c *PCB, dst netip.Addr) netip.Addr {
 // source address towards remote (as in Linux) until Disconnect; without a
 // route it stays the wildcard (and sending reports the missing route). A PCB
 // sharing its port with ReuseAddr may not connect to the remote another
-// such PCB is connected to (ErrAddrInUse). The remote must be an IPv4
-// address other than 0.0.0.0 with a nonzero port (ErrInvalid).
+// such PCB is connected to (ErrAddrInUse). The remote must be an IPv4 or
+// IPv6 address other than 0.0.0.0 / :: with a nonzero port (ErrInvalid).
 func (c *PCB) Connect(remote netip.AddrPort) error {
 	if c.closed {
 		return ErrClosed
@@ -249,8 +251,9 @@ func (c *PCB) SetTTL(ttl uint8) { c.ttl = ttl }
 func (c *PCB) SetTOS(tos uint8) { c.tos = tos }
 
 // SetChecksum turns the UDP checksum on (the default) or off. Off sends a
-// zero checksum field, meaning "not computed" (RFC 768, IPv4 only). It has
-// no effect on UDP-Lite, whose checksum is mandatory.
+// zero checksum field, meaning "not computed" (RFC 768, IPv4 only: over
+// IPv6 the checksum is always sent, RFC 8200 8.1). It has no effect on
+// UDP-Lite, whose checksum is mandatory.
 func (c *PCB) SetChecksum(on bool) { c.checksum = on }
 
 // SetChecksumCoverage sets how many bytes, counting from the first byte of

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/featherip/featherip/stack"
 	"github.com/featherip/featherip/udp"
 	"github.com/featherip/featherip/wire"
 )
@@ -176,10 +177,14 @@ func TestConnectedSendAndZeroCopy(t *testing.T) {
 func TestSendToBadDestination(t *testing.T) {
 	n := newNet(t)
 	c := mustPCB(t, n.a.u)
-	for _, d := range []string{"10.0.0.2:0", "0.0.0.0:7", "[2001:db8::1]:7"} {
+	for _, d := range []string{"10.0.0.2:0", "0.0.0.0:7", "[::]:7", "[2001:db8::1]:0"} {
 		if err := c.SendTo([]byte("x"), ap(d)); !errors.Is(err, udp.ErrInvalid) {
 			t.Errorf("SendTo(%s) = %v, want ErrInvalid", d, err)
 		}
+	}
+	// IPv6 is supported: without an IPv6 route the stack says so.
+	if err := c.SendTo([]byte("x"), ap("[2001:db8::1]:7")); !errors.Is(err, stack.ErrNoRoute) {
+		t.Errorf("SendTo(2001:db8::1) = %v, want stack.ErrNoRoute", err)
 	}
 	if err := c.Connect(ap("10.0.0.2:0")); !errors.Is(err, udp.ErrInvalid) {
 		t.Errorf("Connect to port 0 = %v, want ErrInvalid", err)

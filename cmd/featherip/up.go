@@ -211,11 +211,26 @@ func up(ctx context.Context, o *upOptions, stdout io.Writer) (err error) {
 		h.Close()
 		return err
 	}
+	// the status page (status.go): net/http over featherip's socket API
+	stopStatus, err := startStatus(h, func() any {
+		var x struct {
+			TCP         tcp.Stats
+			Services    services
+			TCPServices tcpServices
+		}
+		h.Do(func(*stack.Stack) { x.TCP, x.Services, x.TCPServices = h.TCP().Stats(), svc, tsvc })
+		return x
+	})
+	if err != nil {
+		h.Close()
+		return err
+	}
 
 	// under the lock: the services' report lines never interleave with it
 	h.Do(func(*stack.Stack) { fmt.Fprintln(stdout, readyLine(o, l)) })
 	<-ctx.Done()
 
+	stopStatus()
 	closeErr := h.Close() // closes the link (and flushes the capture)
 	st := h.Stats()
 	var svcCopy services
@@ -289,6 +304,7 @@ func readyLine(o *upOptions, l link.Link) string {
 	}
 	a := o.addrs[0].Addr()
 	fmt.Fprintf(&b, "  tcp: echo %d, discard %d, chargen %d, iperf %d", portEcho, portDiscard, portChargen, portIperf)
+	fmt.Fprintf(&b, "  status: http://%v/", a)
 	fmt.Fprintf(&b, "  try: ping %v; echo hi | socat - udp:%v:7; iperf -c %v", a, a, a)
 	return b.String()
 }

@@ -38,11 +38,17 @@ func Open(cfg Config) (*Link, error) {
 		return nil, err
 	}
 	l.f = os.NewFile(uintptr(fd), "/dev/net/tun:"+l.name)
+	rc, err := l.f.SyscallConn()
+	if err != nil {
+		l.f.Close()
+		return nil, fmt.Errorf("tap %s: %w", l.name, err)
+	}
+	l.io.rc = rc
 	return l, nil
 }
 
 func setup(fd int, cfg Config) (*Link, error) {
-	name, created, err := setIff(fd, cfg.Name)
+	name, created, err := setIff(fd, cfg.Name, cfg.VnetHdr)
 	if err != nil {
 		return nil, err
 	}
@@ -80,6 +86,9 @@ func setup(fd int, cfg Config) (*Link, error) {
 	}
 	l.mtu = int(ifr.Uint32())
 	l.maxFrame = link.MaxFrameLen(link.Ethernet, l.mtu)
+	if err := l.initIO(fd, cfg.VnetHdr); err != nil {
+		return nil, err
+	}
 
 	if err := unix.IoctlIfreq(sock, unix.SIOCGIFFLAGS, ifr); err != nil {
 		return nil, fmt.Errorf("tap %s: reading flags: %w", name, err)
@@ -95,7 +104,7 @@ func setup(fd int, cfg Config) (*Link, error) {
 
 // setIff binds fd to the TAP device: first creating it exclusively, then
 // attaching to an existing one.
-func setIff(fd int, name string) (string, bool, error) {
+func setIff(fd int, name string, vnet bool) (string, bool, error) {
 	try := func(flags uint16) (string, error) {
 		ifr, err := unix.NewIfreq(name)
 		if err != nil {
@@ -107,7 +116,10 @@ func setIff(fd int, name string) (string, bool, error) {
 		}
 		return ifr.Name(), nil
 	}
-	const base = unix.IFF_TAP | unix.IFF_NO_PI
+	base := uint16(unix.IFF_TAP | unix.IFF_NO_PI)
+	if vnet {
+		base |= unix.IFF_VNET_HDR
+	}
 	got, err := try(base | unix.IFF_TUN_EXCL)
 	if err == nil {
 		return got, true, nil

@@ -5,9 +5,35 @@ package tap
 import (
 	"errors"
 	"fmt"
+
+	"github.com/featherip/featherip/link"
 )
 
 // Open opens a TAP device; it needs Linux.
 func Open(cfg Config) (*Link, error) {
 	return nil, fmt.Errorf("tap: TAP devices need Linux: %w", errors.ErrUnsupported)
+}
+
+type ioState struct{}
+
+// Offloads reports no offloads.
+func (l *Link) Offloads() link.Offloads { return link.Offloads{} }
+
+// Send fails: TAP devices need Linux.
+func (l *Link) Send([]byte) error { return errors.ErrUnsupported }
+
+// SendGSO fails: TAP devices need Linux.
+func (l *Link) SendGSO([]byte, link.GSO) error { return errors.ErrUnsupported }
+
+// Receive fails: TAP devices need Linux.
+func (l *Link) Receive([]byte) (int, error) { return 0, errors.ErrUnsupported }
+
+// ReceiveMeta fails: TAP devices need Linux.
+func (l *Link) ReceiveMeta([]byte) (int, link.RxMeta, error) {
+	return 0, link.RxMeta{}, errors.ErrUnsupported
+}
+
+// ReceiveBatch fails: TAP devices need Linux.
+func (l *Link) ReceiveBatch([][]byte, []int, []link.RxMeta) (int, error) {
+	return 0, errors.ErrUnsupported
 }

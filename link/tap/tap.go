@@ -8,6 +8,18 @@
 // the same wire (Config.MAC, random locally administered by default), as if
 // the kernel and featherip were two hosts on one Ethernet segment.
 //
+// Offloads (Config.VnetHdr): the device is opened with IFF_VNET_HDR, a
+// 10-byte legacy virtio_net_hdr (TUNSETVNETHDRSZ) in native byte order,
+// and TUNSETOFFLOAD with TUN_F_CSUM|TUN_F_TSO4|TUN_F_TSO6. The kernel then
+// hands featherip TCP super-frames up to 64 KiB (its TSO, our GRO) and
+// frames with partial checksums (ReceiveMeta reports both), and takes
+// super-frames from featherip that it segments itself (SendGSO, TSO). The
+// kernel trusts partial checksums and never checks them, so featherip's
+// must be right: the stack tests and the interop tests complete them and
+// check. ReceiveBatch reads every queued frame (up to the batch) per
+// poller wake-up; writes are one writev per frame (a TAP has no batched
+// write). Plain Receive completes partial checksums itself.
+//
 // The file descriptor is non-blocking and served by the Go runtime's
 // poller, so a blocked Receive costs no thread and Close unblocks it.
 // A device created inside another network namespace (for example with
@@ -20,7 +32,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"sync"
 	"sync/atomic"
 
 	"github.com/featherip/featherip/link"
@@ -38,6 +49,11 @@ type Config struct {
 	// locally administered unicast address. It must differ from the
 	// kernel side's address.
 	MAC net.HardwareAddr
+	// VnetHdr opens the device with a virtio-net header (IFF_VNET_HDR)
+	// and negotiates the offloads (TUNSETOFFLOAD with TUN_F_CSUM,
+	// TUN_F_TSO4 and TUN_F_TSO6): see the package documentation. Plain
+	// Send and Receive keep working and hide the header.
+	VnetHdr bool
 }
 
 // Stats counts a TAP link's traffic.
@@ -48,6 +64,16 @@ type Stats struct {
 	Received, ReceivedBytes uint64
 	// SendErrors counts failed writes; TooLong frames refused as too long.
 	SendErrors, TooLong uint64
+	// GSOSent counts super-frames sent for the kernel to segment (TSO);
+	// GROReceived coalesced super-frames received.
+	GSOSent, GROReceived uint64
+	// CsumPartialIn counts received frames with a partial checksum,
+	// CsumValidIn those whose checksum the kernel had verified.
+	CsumPartialIn, CsumValidIn uint64
+	// BadVnetHdr counts received frames dropped for a virtio-net header
+	// featherip did not negotiate (UDP segmentation, for instance) or too
+	// short to hold one.
+	BadVnetHdr uint64
 }
 
 // Link is an open TAP device. It implements link.Link.
@@ -61,10 +87,10 @@ type Link struct {
 	created   bool
 	closed    atomic.Bool
 
-	rmu  sync.Mutex // guards rbuf
-	rbuf []byte     // for reads into buffers shorter than a frame
+	io ioState // reads and writes (io_linux.go)
 
 	sent, sentBytes, received, receivedBytes, sendErrors, tooLong atomic.Uint64
+	gsoSent, groReceived, csumPartialIn, csumValidIn, badVnetHdr  atomic.Uint64
 }
 
 // ErrInUse is returned (wrapped) when the named device is already attached
@@ -91,66 +117,6 @@ func (l *Link) MTU() int { return l.mtu }
 // kernel side's; see KernelAddr).
 func (l *Link) HardwareAddr() net.HardwareAddr { return l.mac }
 
-// Send writes one Ethernet frame to the kernel.
-func (l *Link) Send(frame []byte) error {
-	if l.closed.Load() {
-		return link.ErrClosed
-	}
-	if len(frame) > l.maxFrame {
-		l.tooLong.Add(1)
-		return link.ErrFrameTooLong
-	}
-	if _, err := l.f.Write(frame); err != nil {
-		l.sendErrors.Add(1)
-		if errors.Is(err, os.ErrClosed) {
-			return link.ErrClosed
-		}
-		return fmt.Errorf("tap %s: write: %w", l.name, err)
-	}
-	l.sent.Add(1)
-	l.sentBytes.Add(uint64(len(frame)))
-	return nil
-}
-
-// Receive blocks until the kernel sends a frame, copies it into buf
-// (truncated to len(buf)) and returns its length. Close unblocks it with
-// link.ErrClosed.
-func (l *Link) Receive(buf []byte) (int, error) {
-	if len(buf) >= l.maxFrame {
-		return l.read(buf)
-	}
-	// The kernel drops a frame that does not fit the read buffer: read
-	// whole frames and truncate here.
-	l.rmu.Lock()
-	defer l.rmu.Unlock()
-	if l.rbuf == nil {
-		l.rbuf = make([]byte, l.maxFrame)
-	}
-	n, err := l.read(l.rbuf)
-	if err != nil {
-		return 0, err
-	}
-	return copy(buf, l.rbuf[:n]), nil
-}
-
-func (l *Link) read(buf []byte) (int, error) {
-	for {
-		n, err := l.f.Read(buf)
-		if err != nil {
-			if errors.Is(err, os.ErrClosed) || l.closed.Load() {
-				return 0, link.ErrClosed
-			}
-			return 0, fmt.Errorf("tap %s: read: %w", l.name, err)
-		}
-		if n == 0 {
-			continue
-		}
-		l.received.Add(1)
-		l.receivedBytes.Add(uint64(n))
-		return n, nil
-	}
-}
-
 // Close closes the file descriptor, unblocking Receive. A device that Open
 // created is removed by the kernel; an attached persistent device stays.
 func (l *Link) Close() error {
@@ -169,6 +135,11 @@ func (l *Link) Stats() Stats {
 		ReceivedBytes: l.receivedBytes.Load(),
 		SendErrors:    l.sendErrors.Load(),
 		TooLong:       l.tooLong.Load(),
+		GSOSent:       l.gsoSent.Load(),
+		GROReceived:   l.groReceived.Load(),
+		CsumPartialIn: l.csumPartialIn.Load(),
+		CsumValidIn:   l.csumValidIn.Load(),
+		BadVnetHdr:    l.badVnetHdr.Load(),
 	}
 }
 
@@ -193,4 +164,8 @@ func (c Config) validate() error {
 	return nil
 }
 
-var _ link.Link = (*Link)(nil)
+var (
+	_ link.Link          = (*Link)(nil)
+	_ link.OffloadLink   = (*Link)(nil)
+	_ link.BatchReceiver = (*Link)(nil)
+)

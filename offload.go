@@ -1,0 +1,101 @@
+package featherip
+
+import (
+	"errors"
+	"time"
+
+	"github.com/featherip/featherip/link"
+	"github.com/featherip/featherip/stack"
+)
+
+// Offloads: a link that implements link.OffloadLink with GSOMaxSize > 0
+// (a TAP opened with tap.Config.VnetHdr) is handed to the stack wrapped in
+// gsoLink, a stack.GSOLink, so TCP builds super-segments the kernel
+// segments (TSO). A link that implements link.BatchReceiver is read by
+// batchReadLoop: one wake-up reads every frame already queued (up to
+// rxBatch), the core lock is taken once for the batch, each frame goes in
+// with its offload metadata (stack.InputMeta), and the timer goroutine is
+// re-armed once.
+
+// rxBatch is how many frames one wake-up of the reader hands to the core.
+const rxBatch = 16
+
+// gsoLink adapts a link.OffloadLink to stack.GSOLink.
+type gsoLink struct {
+	link.OffloadLink
+	max int
+}
+
+func (g gsoLink) GSOMaxSize() int { return g.max }
+
+func (g gsoLink) SendGSO(frame []byte, f stack.GSOFrame) error {
+	lg := link.GSO{HdrLen: f.HdrLen, Size: f.Size, CsumStart: f.CsumStart, CsumOffset: f.CsumOffset}
+	if f.Segment {
+		lg.Type = link.GSOTCPv4
+		if f.IPv6 {
+			lg.Type = link.GSOTCPv6
+		}
+	}
+	return g.OffloadLink.SendGSO(frame, lg)
+}
+
+// stackLink returns what the stack sends through for l.
+func stackLink(l link.Link) stack.Link {
+	if ol, ok := l.(link.OffloadLink); ok {
+		if off := ol.Offloads(); off.GSOMaxSize > 0 && off.TxChecksum {
+			return gsoLink{ol, off.GSOMaxSize}
+		}
+	}
+	return l
+}
+
+// batchReadLoop is readLoop for a link.BatchReceiver.
+func (h *Host) batchReadLoop(br link.BatchReceiver, l link.Link, nic stack.NIC, bufLen int) {
+	defer h.wg.Done()
+	if ol, ok := l.(link.OffloadLink); ok && ol.Offloads().GRO {
+		bufLen = max(bufLen, link.MaxGROFrameLen)
+	}
+	bufs := make([][]byte, rxBatch)
+	for i := range bufs {
+		bufs[i] = make([]byte, bufLen)
+	}
+	sizes := make([]int, rxBatch)
+	metas := make([]link.RxMeta, rxBatch)
+	backoff := minErrorBackoff
+	for {
+		n, err := br.ReceiveBatch(bufs, sizes, metas)
+		if err != nil {
+			if errors.Is(err, link.ErrClosed) {
+				return
+			}
+			select {
+			case <-h.done:
+				return
+			default:
+			}
+			h.stats.receiveErrors.Add(1)
+			t := time.NewTimer(backoff)
+			select {
+			case <-h.done:
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			backoff = min(2*backoff, maxErrorBackoff)
+			continue
+		}
+		backoff = minErrorBackoff
+		h.mu.Lock()
+		for i := 0; i < n; i++ {
+			h.stats.framesIn.Add(1)
+			h.stats.bytesIn.Add(uint64(sizes[i]))
+			m := &metas[i]
+			h.s.InputMeta(nic, bufs[i][:sizes[i]], stack.RxMeta{
+				CsumValid: m.CsumValid, CsumPartial: m.CsumPartial, CsumStart: m.CsumStart, CsumOffset: m.CsumOffset,
+				GSO: m.GSO != link.GSONone, GSOSize: m.GSOSize,
+			})
+		}
+		h.rearmLocked()
+		h.mu.Unlock()
+	}
+}
