@@ -558,3 +558,25 @@ func TestTCPRetransmissionTimeout(t *testing.T) {
 		t.Errorf("Write after the timeout: %v", err)
 	}
 }
+
+// TestTCPHostUnreachable: a dial to an on-link address nobody answers ARP
+// for fails with EHOSTUNREACH once ARP gives up (the stack's ICMP host
+// unreachable reaches TCP), as Linux's "no route to host".
+func TestTCPHostUnreachable(t *testing.T) {
+	cfg := tcpTestConfig()
+	cfg.Stack.ARP.Retries = 2
+	cfg.Stack.ARP.RetryInterval = 20 * time.Millisecond
+	ea, _ := pipeEnds()
+	a := newHostTB(t, ea, addrA, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := a.DialContext(ctx, "tcp", "10.0.0.77:80")
+	if !errors.Is(err, syscall.EHOSTUNREACH) {
+		t.Fatalf("dial: %v, want EHOSTUNREACH", err)
+	}
+	var n int
+	a.Do(func(*stack.Stack) { n = a.tcp.NumPCBs() })
+	if n != 0 {
+		t.Errorf("%d pcbs left after a failed dial", n)
+	}
+}

@@ -2,6 +2,8 @@ package featherip
 
 import (
 	"context"
+	"errors"
+	"io"
 	"net/netip"
 	"testing"
 
@@ -51,6 +53,26 @@ func tcpBenchPair(b *testing.B) (cli, srv *Host) {
 				return
 			}
 			c.Recved(len(data))
+		})
+		// port 19: a source that keeps the send buffer full
+		src := make([]byte, benchChunk)
+		ls, err := srv.TCP().NewPCB()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := ls.Listen(netip.AddrPortFrom(netip.Addr{}, 19), 0); err != nil {
+			b.Fatal(err)
+		}
+		ls.OnAccept(func(_, c *tcp.PCB) {
+			fill := func(c *tcp.PCB, _ int) {
+				for {
+					if n, err := c.WriteNoCopy(src); err != nil || n < len(src) {
+						return
+					}
+				}
+			}
+			c.OnSent(fill)
+			fill(c, 0)
 		})
 		listen(7, func(c *tcp.PCB, data []byte) {
 			if data == nil {
@@ -207,4 +229,47 @@ func BenchmarkTCPRequestResponseCallback(b *testing.B) {
 	<-done
 	b.StopTimer()
 	cli.Do(func(*stack.Stack) { pcb.Close() })
+}
+
+// BenchmarkTCPRecvRead: receiving bulk data with Read into a 64 KiB
+// buffer (the copy io.Copy would make).
+func BenchmarkTCPRecvRead(b *testing.B) {
+	cli, _ := tcpBenchPair(b)
+	c := benchDial(b, cli, 19)
+	buf := make([]byte, benchChunk)
+	b.ReportAllocs()
+	b.SetBytes(benchChunk)
+	for b.Loop() {
+		if _, err := io.ReadFull(c, buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// errEnough ends a WriteTo in the benchmark.
+var errEnough = errors.New("enough")
+
+// countWriter takes bytes without copying them until limit.
+type countWriter struct{ n, limit int64 }
+
+func (w *countWriter) Write(p []byte) (int, error) {
+	w.n += int64(len(p))
+	if w.n >= w.limit {
+		return len(p), errEnough
+	}
+	return len(p), nil
+}
+
+// BenchmarkTCPRecvWriteTo: the same bytes handed to a writer straight
+// from the receive buffer by WriteTo (no intermediate copy).
+func BenchmarkTCPRecvWriteTo(b *testing.B) {
+	cli, _ := tcpBenchPair(b)
+	c := benchDial(b, cli, 19)
+	b.ReportAllocs()
+	b.SetBytes(benchChunk)
+	w := &countWriter{limit: int64(b.N) * benchChunk}
+	b.ResetTimer()
+	if _, err := c.WriteTo(w); err != errEnough {
+		b.Fatal(err)
+	}
 }

@@ -45,7 +45,9 @@ func setupSock(t *testing.T) (*netns.NS, *featherip.Host) {
 	}
 	ns.Run("ip", "addr", "add", kernelPfx, "dev", tapName)
 	ns.Run("ip", "link", "set", "dev", tapName, "up")
-	h, err := featherip.New(featherip.Config{TCP: tcp.Config{TimeWait: 200 * time.Millisecond}})
+	cfg := featherip.Config{TCP: tcp.Config{TimeWait: 200 * time.Millisecond}}
+	cfg.Stack.SLAAC.DupAddrDetectTransmits = -1 // IPv6 addresses usable at once
+	h, err := featherip.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -377,5 +379,84 @@ func TestSocketTCPStatusPageWrk(t *testing.T) {
 			t.Fatalf("not idle after wrk: %d tcp pcbs, %d pool buffers in use; before: %d, %d", st.TCPPCBs, st.Counters["Pool.InUse"], before.TCPPCBs, before.Counters["Pool.InUse"])
 		}
 		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// TestSocketTCPIPv6Kernel exchanges data with Linux over IPv6 both ways:
+// featherip dials a kernel listener, the kernel dials a featherip one.
+func TestSocketTCPIPv6Kernel(t *testing.T) {
+	ns, h := setupSock(t)
+	ns.Run("ip", "-6", "addr", "add", "fd00:7::1/64", "dev", tapName, "nodad")
+	var err error
+	h.Do(func(s *stack.Stack) {
+		for _, i := range s.Interfaces() {
+			if i.Name == tapName {
+				err = s.AddAddress(i.NIC, netip.MustParsePrefix("fd00:7::2/64"))
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kln net.Listener
+	if err := ns.Do(func() error {
+		var err error
+		kln, err = net.Listen("tcp6", "[fd00:7::1]:0")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer kln.Close()
+	go func() {
+		for {
+			c, err := kln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(c, c); c.Close() }()
+		}
+	}()
+	payload := bytes.Repeat([]byte("v6 "), 100000)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := h.DialContext(ctx, "tcp6", kln.Addr().String())
+	if err != nil {
+		t.Fatalf("featherip dials the kernel over IPv6: %v", err)
+	}
+	go func() { c.Write(payload); c.(*featherip.TCPConn).CloseWrite() }()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(c)
+	c.Close()
+	if err != nil || !bytes.Equal(got, payload) {
+		t.Fatalf("echo over IPv6 from the kernel: %d bytes, %v; want %d", len(got), err, len(payload))
+	}
+
+	fln, err := h.Listen("tcp6", "[fd00:7::2]:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fln.Close()
+	go func() {
+		c, err := fln.Accept()
+		if err != nil {
+			return
+		}
+		io.Copy(c, c)
+		c.Close()
+	}()
+	var kc net.Conn
+	if err := ns.Do(func() error {
+		var err error
+		kc, err = net.DialTimeout("tcp6", fln.Addr().String(), 5*time.Second)
+		return err
+	}); err != nil {
+		t.Fatalf("the kernel dials featherip over IPv6: %v", err)
+	}
+	go func() { kc.Write(payload); kc.(*net.TCPConn).CloseWrite() }()
+	kc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err = io.ReadAll(kc)
+	kc.Close()
+	if err != nil || !bytes.Equal(got, payload) {
+		t.Fatalf("echo over IPv6 from featherip: %d bytes, %v; want %d", len(got), err, len(payload))
 	}
 }

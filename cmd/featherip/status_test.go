@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"testing"
@@ -143,4 +144,21 @@ func hasNeighbor(ns []StatusNeigh, ip string) bool {
 		}
 	}
 	return false
+}
+
+// BenchmarkStatusHTML renders the status page (no network), to see what
+// one request costs under a load test.
+func BenchmarkStatusHTML(b *testing.B) {
+	h, err := featherip.New(featherip.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer h.Close()
+	s := &statusServer{h: h, start: time.Now(), extra: func() any { return services{} }}
+	req := httptest.NewRequest("GET", "/", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		s.serveHTML(w, req)
+	}
 }
