@@ -34,12 +34,13 @@ func (d *Dialer) Dial(network, address string) (net.Conn, error) {
 	return d.DialContext(context.Background(), network, address)
 }
 
-// DialContext connects to address on network: "udp" or "udp4" with a
-// numeric "ip:port" address ("localhost" and an empty host mean
-// 127.0.0.1). The result is a *UDPConn. "udp6" fails with
-// ErrIPv6NotSupported. "tcp", "tcp4" and "tcp6" give a *TCPConn (see
-// tcpdial.go); the dial waits for the handshake. A route to the address
-// must exist (ENETUNREACH otherwise, as Linux's connect).
+// DialContext connects to address on network: "udp", "udp4" or "udp6"
+// with a numeric "ip:port" address (IPv6 in brackets, with a zone for
+// link-local addresses: "[fe80::1%eth0]:7"; "localhost" and an empty host
+// mean the loopback address). The result is a *UDPConn. "tcp", "tcp4" and
+// "tcp6" give a *TCPConn (see tcpdial.go); the dial waits for the
+// handshake. A route to the address must exist (ENETUNREACH otherwise, as
+// Linux's connect).
 func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
 	fail := func(laddr net.Addr, err error) (net.Conn, error) {
 		return nil, &net.OpError{Op: "dial", Net: network, Source: nilAddr(laddr), Addr: nil, Err: err}
@@ -66,7 +67,7 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 	if err := checkUDPNetwork(network); err != nil {
 		return fail(d.LocalAddr, err)
 	}
-	raddr, err := parseAddrPort(address, true)
+	raddr, err := parseUDPAddr(network, address, true)
 	if err != nil {
 		return fail(d.LocalAddr, err)
 	}
@@ -137,6 +138,14 @@ func (h *Host) DialUDP(network string, laddr, raddr *net.UDPAddr) (*UDPConn, err
 	if err != nil {
 		return fail("", err)
 	}
+	if !r.Addr().IsValid() || r.Addr().IsUnspecified() {
+		// Linux connects to the unspecified address on the loopback.
+		lo := netip.AddrFrom4([4]byte{127, 0, 0, 1})
+		if network == "udp6" || r.Addr().Is6() || l.Addr().Is6() && !l.Addr().IsUnspecified() {
+			lo = netip.IPv6Loopback()
+		}
+		r = netip.AddrPortFrom(lo, r.Port())
+	}
 	c, call, err := h.newUDPConn(network, l, r)
 	if err != nil {
 		return fail(call, err)
@@ -148,6 +157,8 @@ var errMissingAddress = &net.AddrError{Err: "missing address"}
 
 // ListenUDP opens a UDP socket bound to laddr (nil or an unspecified IP:
 // every local address; port 0: an ephemeral port), like net.ListenUDP.
+// "udp" on the wildcard takes both families; "udp4" and "udp6" one each
+// (see [UDPConn]).
 // Binding a port in use fails with EADDRINUSE, an address that is not the
 // host's with EADDRNOTAVAIL.
 func (h *Host) ListenUDP(network string, laddr *net.UDPAddr) (*UDPConn, error) {
@@ -161,19 +172,11 @@ func (h *Host) ListenUDP(network string, laddr *net.UDPAddr) (*UDPConn, error) {
 	return h.listenUDP(network, l, laddr)
 }
 
-// ListenUDPAddrPort is ListenUDP with a netip.AddrPort (the zero value:
-// every address, an ephemeral port).
+// ListenUDPAddrPort is ListenUDP with a netip.AddrPort (an invalid
+// address: every address, of both families for "udp").
 func (h *Host) ListenUDPAddrPort(network string, laddr netip.AddrPort) (*UDPConn, error) {
-	if !laddr.IsValid() {
-		laddr = netip.AddrPortFrom(netip.IPv4Unspecified(), laddr.Port())
-	}
-	var err error
-	if err = checkUDPNetwork(network); err == nil {
-		var a netip.Addr
-		if a, err = ipv4Only(laddr.Addr()); err == nil {
-			laddr = netip.AddrPortFrom(a, laddr.Port())
-		}
-	}
+	laddr = netip.AddrPortFrom(unmap(laddr.Addr()), laddr.Port())
+	err := checkUDPNetwork(network)
 	if err != nil {
 		return nil, opError("listen", network, nil, udpAddr(laddr), "", err)
 	}
@@ -194,11 +197,13 @@ func (h *Host) listenUDP(network string, l netip.AddrPort, laddr *net.UDPAddr) (
 
 // ListenPacket opens a packet socket, like net.ListenPacket:
 //
-//   - "udp", "udp4": a *UDPConn bound to address ("host:port"; an empty
-//     host is every address). "udp6" fails with ErrIPv6NotSupported.
+//   - "udp", "udp4", "udp6": a *UDPConn bound to address ("host:port"; an
+//     empty host is every address: of both families for "udp").
 //   - "ip4:proto" ("ip4:icmp", "ip4:1", also "ip:..."): an *IPConn, a raw
-//     socket for that protocol bound to address (an IP or empty), as
+//     IPv4 socket for that protocol bound to address (an IP or empty), as
 //     [Host.ListenIP] without header inclusion.
+//   - "ip6:proto" ("ip6:ipv6-icmp", "ip6:58"): a raw IPv6 socket, as
+//     [Host.ListenIP6]: reads return the payload without the IPv6 header.
 func (h *Host) ListenPacket(network, address string) (net.PacketConn, error) {
 	if strings.HasPrefix(network, "ip") && strings.Contains(network, ":") {
 		c, err := h.listenIPNetwork(network, address)
@@ -210,7 +215,7 @@ func (h *Host) ListenPacket(network, address string) (net.PacketConn, error) {
 	if err := checkUDPNetwork(network); err != nil {
 		return nil, opError("listen", network, nil, nil, "", err)
 	}
-	l, err := parseAddrPort(address, false)
+	l, err := parseUDPAddr(network, address, false)
 	if err != nil {
 		return nil, opError("listen", network, nil, nil, "", err)
 	}
@@ -222,7 +227,7 @@ func (h *Host) ListenPacket(network, address string) (net.PacketConn, error) {
 }
 
 // ipProtocols are the protocol names "ip4:name" accepts.
-var ipProtocols = map[string]int{"icmp": 1, "igmp": 2, "tcp": 6, "udp": 17, "udplite": 136}
+var ipProtocols = map[string]int{"icmp": 1, "igmp": 2, "tcp": 6, "udp": 17, "ipv6-icmp": 58, "udplite": 136}
 
 func (h *Host) listenIPNetwork(network, address string) (*IPConn, error) {
 	fam, proto, _ := strings.Cut(network, ":")
@@ -230,9 +235,7 @@ func (h *Host) listenIPNetwork(network, address string) (*IPConn, error) {
 		return nil, opError("listen", network, nil, nil, "", err)
 	}
 	switch fam {
-	case "ip", "ip4":
-	case "ip6":
-		return fail(ErrIPv6NotSupported)
+	case "ip", "ip4", "ip6":
 	default:
 		return fail(net.UnknownNetworkError(network))
 	}
@@ -246,7 +249,10 @@ func (h *Host) listenIPNetwork(network, address string) (*IPConn, error) {
 	}
 	local := netip.Addr{}
 	if address != "" {
-		a, err := parseHost(address, false)
+		a, err := parseHost(network, address, false)
+		if err == nil {
+			err = checkFamily(network, netip.AddrPortFrom(a, 0))
+		}
 		if err != nil {
 			return fail(err)
 		}
@@ -254,5 +260,5 @@ func (h *Host) listenIPNetwork(network, address string) (*IPConn, error) {
 			local = a
 		}
 	}
-	return h.listenIP(network, p, false, local)
+	return h.listenIP(network, p, false, local, fam == "ip6" || fam == "ip" && local.Is6())
 }

@@ -63,6 +63,8 @@
 // the socket's bounded queue and wake the blocked reader (see sock.go for
 // the mechanism the TCP conn shares). [Host.Close] ends every socket.
 //
-// UDP, ping and raw sockets are IPv4 only for now: "udp6" and IPv6
-// addresses fail with [ErrIPv6NotSupported].
+// UDP, ping and raw sockets work over IPv4 and IPv6 as package net does on
+// Linux: "udp4"/"udp6" sockets take one family, a "udp" socket listening
+// on the wildcard takes both, and IPv6 link-local addresses carry zones
+// ("[fe80::1%eth0]:7").
 package featherip

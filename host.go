@@ -43,6 +43,7 @@ type Host struct {
 	sockCfg SocketConfig
 	socks   map[sockCloser]struct{}
 	pings   pingTable // ping sockets by identifier, on one raw ICMP pcb
+	pings6  pingTable // IPv6 ping sockets, on one raw ICMPv6 pcb
 	scratch []byte    // a send buffer for ping sockets (mu)
 }
 
@@ -82,6 +83,8 @@ type Stats struct {
 	Stack stack.Stats
 	// UDP holds the UDP protocol's counters.
 	UDP udp.Stats
+	// TCP holds the TCP protocol's counters (RFC 4022 MIB style).
+	TCP tcp.Stats
 	// Shell holds the concurrent shell's counters.
 	Shell ShellStats
 }
@@ -174,11 +177,11 @@ func (h *Host) TCP() *tcp.Protocol { return h.tcp }
 // Now returns the host's clock: the monotonic time since New.
 func (h *Host) Now() time.Duration { return h.clock.Now() }
 
-// Stats returns a snapshot of every counter: the stack's, UDP's and the
-// shell's own.
+// Stats returns a snapshot of every counter: the stack's, UDP's, TCP's and
+// the shell's own.
 func (h *Host) Stats() Stats {
 	h.mu.Lock()
-	st := Stats{Stack: h.s.Stats(), UDP: h.udp.Stats()}
+	st := Stats{Stack: h.s.Stats(), UDP: h.udp.Stats(), TCP: h.tcp.Stats()}
 	h.mu.Unlock()
 	st.Shell = ShellStats{
 		FramesIn:      h.stats.framesIn.Load(),

@@ -11,8 +11,15 @@ import (
 	"github.com/featherip/featherip/stack"
 )
 
-// IPConn is a raw IPv4 socket over featherip for one IP protocol (Linux's
-// SOCK_RAW), as a net.PacketConn with *net.IPAddr addresses.
+// IPConn is a raw IPv4 or IPv6 socket over featherip for one IP protocol
+// (Linux's SOCK_RAW), as a net.PacketConn with *net.IPAddr addresses.
+//
+// IPv6 raw sockets ([Host.ListenIP6], "ip6:proto") behave as Linux's
+// (RFC 3542): reads return the payload after the IPv6 header and its
+// extension headers, with the source address (a link-local one zoned with
+// the arrival interface); writes give the payload and the stack builds the
+// IPv6 header, computing the checksum of ICMPv6 messages. The rest of this
+// comment describes IPv4 sockets.
 //
 // Reading follows Linux, not Go's net.IPConn: ReadFrom returns the whole
 // IPv4 datagram, header included (as the raw package delivers it), for
@@ -30,6 +37,7 @@ type IPConn struct {
 	dgramSock
 	network string
 	proto   uint8
+	v6      bool // an IPv6 raw socket
 	laddr   netip.Addr
 	strip   atomic.Bool
 	pcb     *raw.PCB // h.mu
@@ -41,7 +49,15 @@ var _ net.PacketConn = (*IPConn)(nil)
 // ICMP; 255 receives every protocol and implies headerIncluded). With
 // headerIncluded, data written starts with the IPv4 header.
 func (h *Host) ListenIP(proto int, headerIncluded bool) (*IPConn, error) {
-	return h.listenIP("ip4:"+itoa(proto), proto, headerIncluded, netip.Addr{})
+	return h.listenIP("ip4:"+itoa(proto), proto, headerIncluded, netip.Addr{}, false)
+}
+
+// ListenIP6 opens a raw IPv6 socket for next-header value proto (58 for
+// ICMPv6, as "ip6:ipv6-icmp"). Reads return the payload without the IPv6
+// header, as on Linux. With headerIncluded (Linux IPV6_HDRINCL; always on
+// for protocol 255), data written starts with the IPv6 header.
+func (h *Host) ListenIP6(proto int, headerIncluded bool) (*IPConn, error) {
+	return h.listenIP("ip6:"+itoa(proto), proto, headerIncluded, netip.Addr{}, true)
 }
 
 func itoa(n int) string {
@@ -60,14 +76,14 @@ func itoa(n int) string {
 	}
 }
 
-func (h *Host) listenIP(network string, proto int, hdrIncl bool, local netip.Addr) (*IPConn, error) {
+func (h *Host) listenIP(network string, proto int, hdrIncl bool, local netip.Addr, v6 bool) (*IPConn, error) {
 	fail := func(call string, err error) (*IPConn, error) {
 		return nil, opError("listen", network, nil, ipAddr(local), call, err)
 	}
 	if proto < 0 || proto > 255 {
 		return fail("socket", syscall.EPROTONOSUPPORT)
 	}
-	c := &IPConn{network: network, proto: uint8(proto), laddr: local}
+	c := &IPConn{network: network, proto: uint8(proto), laddr: local, v6: v6}
 	c.dgramSock.init(h)
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -88,6 +104,13 @@ func (h *Host) listenIP(network string, proto int, hdrIncl bool, local netip.Add
 		pcb.SetHeaderIncluded(true)
 	}
 	pcb.OnRecv(func(_ *raw.PCB, datagram []byte, info *raw.RecvInfo) {
+		if info.IPv6 != c.v6 {
+			return // the other family's datagram of the same protocol number
+		}
+		if c.v6 {
+			c.deliver(datagram, netip.AddrPortFrom(h.zonedLocked(info.Src, int(info.NIC)), 0))
+			return
+		}
 		if c.strip.Load() {
 			hl := int(datagram[0]&0x0f) * 4
 			if hl > len(datagram) {
@@ -119,7 +142,7 @@ func (c *IPConn) err(op, call string, addr net.Addr, err error) error {
 // SetStripHeader sets whether reads return only the payload (true, like Go's
 // net.IPConn) or the whole datagram with its IPv4 header (false, the
 // default, like Linux raw sockets). It applies to datagrams received from
-// then on.
+// then on. IPv6 raw sockets always return the payload only.
 func (c *IPConn) SetStripHeader(on bool) { c.strip.Store(on) }
 
 // ReadFrom reads the next datagram (see SetStripHeader) and returns its
@@ -158,6 +181,15 @@ func (c *IPConn) WriteToAddr(b []byte, dst netip.Addr) (int, error) {
 
 func (c *IPConn) writeTo(b []byte, dst netip.Addr, addr net.Addr) (int, error) {
 	err := c.checkWrite()
+	if dst.Is4In6() {
+		dst = dst.Unmap()
+	}
+	if err == nil && dst.Is6() != c.v6 {
+		err = &net.AddrError{Err: "non-IPv4 address", Addr: dst.String()}
+		if c.v6 {
+			err = &net.AddrError{Err: "non-IPv6 address", Addr: dst.String()}
+		}
+	}
 	if err == nil {
 		h := c.h
 		h.mu.Lock()
@@ -178,8 +210,8 @@ func (c *IPConn) writeTo(b []byte, dst netip.Addr, addr net.Addr) (int, error) {
 	return len(b), nil
 }
 
-// SetTTL sets the TTL of datagrams whose header the stack builds (0: the
-// stack's default).
+// SetTTL sets the TTL (IPv6: the hop limit) of datagrams whose header the
+// stack builds (0: the stack's default).
 func (c *IPConn) SetTTL(ttl int) error {
 	if ttl < 0 || ttl > 255 {
 		return c.err("set", "setsockopt", nil, syscall.EINVAL)
@@ -203,10 +235,13 @@ func (c *IPConn) Close() error {
 	return nil
 }
 
-// LocalAddr returns the bound address as a *net.IPAddr (0.0.0.0 when not
-// bound).
+// LocalAddr returns the bound address as a *net.IPAddr (0.0.0.0, or :: for
+// IPv6, when not bound).
 func (c *IPConn) LocalAddr() net.Addr {
 	if !c.laddr.IsValid() {
+		if c.v6 {
+			return &net.IPAddr{IP: net.IPv6unspecified}
+		}
 		return &net.IPAddr{IP: net.IPv4zero}
 	}
 	return ipAddr(c.laddr)

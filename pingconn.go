@@ -23,11 +23,19 @@ import (
 // the socket's and whose checksum is valid; replies with a bad checksum are
 // dropped and counted in ShellStats.PingInErrors.
 //
-// All ping sockets of a Host share one raw ICMP pcb and are found by
-// identifier.
+// IPv6 ping sockets ("udp6", like socket(AF_INET6, SOCK_DGRAM,
+// IPPROTO_ICMPV6)) work the same way with ICMPv6 echo (RFC 4443): the
+// caller writes an echo request (type 128, code 0), featherip sets the
+// identifier and the stack computes the checksum over the IPv6
+// pseudo-header; reads return echo replies (type 129). Link-local sources
+// carry the arrival interface's name as their zone.
+//
+// All ping sockets of a Host share one raw ICMP pcb per family and are
+// found by identifier (each family has its own identifiers, as on Linux).
 type PingConn struct {
 	dgramSock
 	network string
+	v6      bool
 	id      uint16
 	laddr   netip.Addr // zero: any
 }
@@ -41,9 +49,10 @@ type pingTable struct {
 	conns map[uint16]*PingConn
 }
 
-// ListenPing opens a ping socket. network is "udp4" or "udp" ("udp6" fails
-// with ErrIPv6NotSupported); address is "" or a local IPv4 address, with an
-// optional ":port" that chooses the echo identifier (Linux binds the
+// ListenPing opens a ping socket. network is "udp4", "udp6" or "udp" (IPv6
+// when address is an IPv6 address, else IPv4); address is "" or a local
+// address ("10.0.0.1", "fd00::1", "fe80::1%eth0"), with an optional
+// ":port" that chooses the echo identifier ("[fd00::1]:77"; Linux binds the
 // identifier as the port; 0 or none: a random free one). Binding an
 // identifier in use fails with EADDRINUSE, an address that is not the
 // host's with EADDRNOTAVAIL. With a bound address, only replies to it are
@@ -57,25 +66,35 @@ func (h *Host) ListenPing(network, address string) (*PingConn, error) {
 	}
 	var ap netip.AddrPort
 	if _, _, err := net.SplitHostPort(address); err == nil {
-		if ap, err = parseAddrPort(address, false); err != nil {
+		if ap, err = parseUDPAddr(network, address, false); err != nil {
 			return fail("", err)
 		}
 	} else {
-		a, err := parseHost(address, false)
+		a, err := parseHost(network, address, false)
+		if err == nil {
+			ap = netip.AddrPortFrom(a, 0)
+			err = checkFamily(network, ap)
+		}
 		if err != nil {
 			return fail("", err)
 		}
-		ap = netip.AddrPortFrom(a, 0)
 	}
-	c, call, err := h.listenPing(network, ap)
+	v6 := network == "udp6" || ap.Addr().Is6()
+	if !ap.Addr().IsValid() {
+		ap = netip.AddrPortFrom(netip.IPv4Unspecified(), ap.Port())
+		if v6 {
+			ap = netip.AddrPortFrom(netip.IPv6Unspecified(), ap.Port())
+		}
+	}
+	c, call, err := h.listenPing(network, ap, v6)
 	if err != nil {
 		return nil, opError("listen", network, nil, udpAddr(ap), call, err)
 	}
 	return c, nil
 }
 
-func (h *Host) listenPing(network string, ap netip.AddrPort) (*PingConn, string, error) {
-	c := &PingConn{network: network}
+func (h *Host) listenPing(network string, ap netip.AddrPort, v6 bool) (*PingConn, string, error) {
+	c := &PingConn{network: network, v6: v6}
 	c.dgramSock.init(h)
 	if !ap.Addr().IsUnspecified() {
 		c.laddr = ap.Addr()
@@ -85,10 +104,10 @@ func (h *Host) listenPing(network string, ap netip.AddrPort) (*PingConn, string,
 	if h.closed {
 		return nil, "socket", ErrClosed
 	}
-	if c.laddr.IsValid() && !h.s.IsLocal(c.laddr) {
+	if c.laddr.IsValid() && (c.laddr.Is6() != v6 || !h.s.IsLocal(c.laddr.WithZone(""))) {
 		return nil, "bind", syscall.EADDRNOTAVAIL
 	}
-	t := &h.pings
+	t := c.table()
 	if t.conns == nil {
 		t.conns = make(map[uint16]*PingConn)
 	}
@@ -104,11 +123,15 @@ func (h *Host) listenPing(network string, ap netip.AddrPort) (*PingConn, string,
 		}
 	}
 	if t.pcb == nil {
-		pcb, err := h.raw.NewPCB(wire.ProtoICMP)
+		proto, input := uint8(wire.ProtoICMP), h.pingInput
+		if v6 {
+			proto, input = wire.ProtoICMPv6, h.pingInput6
+		}
+		pcb, err := h.raw.NewPCB(proto)
 		if err != nil {
 			return nil, "socket", err
 		}
-		pcb.OnRecv(h.pingInput)
+		pcb.OnRecv(input)
 		t.pcb = pcb
 	}
 	c.id = id
@@ -118,6 +141,14 @@ func (h *Host) listenPing(network string, ap netip.AddrPort) (*PingConn, string,
 		return nil, "socket", err
 	}
 	return c, "", nil
+}
+
+// table returns the ping table of c's family (h.mu held).
+func (c *PingConn) table() *pingTable {
+	if c.v6 {
+		return &c.h.pings6
+	}
+	return &c.h.pings
 }
 
 // freeID picks a random unused identifier (0 is kept for "unbound").
@@ -139,6 +170,9 @@ func (t *pingTable) freeID(s *stack.Stack) (uint16, bool) {
 // pingInput hands echo replies to the ping socket with their identifier;
 // it runs under the core lock for every ICMP datagram the host receives.
 func (h *Host) pingInput(_ *raw.PCB, datagram []byte, info *raw.RecvInfo) {
+	if info.IPv6 {
+		return
+	}
 	ip, err := wire.ParseIPv4(datagram)
 	if err != nil {
 		return
@@ -158,8 +192,30 @@ func (h *Host) pingInput(_ *raw.PCB, datagram []byte, info *raw.RecvInfo) {
 	c.deliver(ip.Payload(), netip.AddrPortFrom(info.Src, 0))
 }
 
+// pingInput6 hands ICMPv6 echo replies to the IPv6 ping socket with their
+// identifier; it runs under the core lock for every ICMPv6 message the
+// host receives (the raw pcb gets the message without the IPv6 header).
+func (h *Host) pingInput6(_ *raw.PCB, msg []byte, info *raw.RecvInfo) {
+	if !info.IPv6 {
+		return
+	}
+	m, err := wire.ParseICMPv6(msg)
+	if err != nil || m.Type() != wire.ICMPv6EchoReply || m.Code() != 0 {
+		return
+	}
+	c := h.pings6.conns[m.ID()]
+	if c == nil || (c.laddr.IsValid() && c.laddr.WithZone("") != info.Dst) {
+		return
+	}
+	if !m.ChecksumValid(info.Src, info.Dst) {
+		h.stats.pingInErrors.Add(1)
+		return
+	}
+	c.deliver(msg, netip.AddrPortFrom(h.zonedLocked(info.Src, int(info.NIC)), 0))
+}
+
 func (c *PingConn) closeLocked() {
-	t := &c.h.pings
+	t := c.table()
 	if t.conns[c.id] == c {
 		delete(t.conns, c.id)
 		if len(t.conns) == 0 && t.pcb != nil {
@@ -181,7 +237,11 @@ func (c *PingConn) ID() uint16 { return c.id }
 // Linux's getsockname does for ping sockets.
 func (c *PingConn) LocalAddr() net.Addr {
 	a := c.laddr
-	if !a.IsValid() {
+	switch {
+	case a.IsValid():
+	case c.v6:
+		a = netip.IPv6Unspecified()
+	default:
 		a = netip.IPv4Unspecified()
 	}
 	return net.UDPAddrFromAddrPort(netip.AddrPortFrom(a, c.id))
@@ -207,8 +267,9 @@ func (c *PingConn) ReadFromAddr(b []byte) (int, netip.Addr, error) {
 }
 
 // WriteTo sends the echo request b to addr (a *net.UDPAddr or *net.IPAddr).
-// b must be an ICMP echo request (type 8, code 0, at least 8 bytes): EINVAL
-// otherwise.
+// b must be an ICMP echo request (type 8, code 0, at least 8 bytes; over
+// IPv6 an ICMPv6 one, type 128): EINVAL otherwise. An address of the
+// other family fails as package net's sockets fail.
 func (c *PingConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	dst, err := ipOf(addr)
 	if err != nil {
@@ -223,16 +284,29 @@ func (c *PingConn) WriteToAddr(b []byte, dst netip.Addr) (int, error) {
 	return c.writeTo(b, dst, nil)
 }
 
-// maxPing is the largest ICMP message in an IPv4 datagram without options.
-const maxPing = 65535 - wire.IPv4MinHeaderLen
+// maxPing is the largest ICMP message in an IPv4 datagram without options,
+// maxPing6 the largest ICMPv6 one (the IPv6 payload length, no jumbograms).
+const (
+	maxPing  = 65535 - wire.IPv4MinHeaderLen
+	maxPing6 = 65535
+)
 
 func (c *PingConn) writeTo(b []byte, dst netip.Addr, addr net.Addr) (int, error) {
 	err := c.checkWrite()
+	if dst.Is4In6() {
+		dst = dst.Unmap()
+	}
+	echo, limit, fam := uint8(wire.ICMPv4Echo), maxPing, fam4
+	if c.v6 {
+		echo, limit, fam = wire.ICMPv6EchoRequest, maxPing6, fam6
+	}
 	switch {
 	case err != nil:
-	case len(b) < wire.ICMPv4HeaderLen || b[0] != wire.ICMPv4Echo || b[1] != 0:
+	case !fam.accepts(dst):
+		err = familyError(fam, dst)
+	case len(b) < wire.ICMPv4HeaderLen || b[0] != echo || b[1] != 0:
 		err = syscall.EINVAL
-	case len(b) > maxPing:
+	case len(b) > limit:
 		err = syscall.EMSGSIZE
 	default:
 		err = c.send(b, dst)
@@ -247,14 +321,16 @@ func (c *PingConn) writeTo(b []byte, dst netip.Addr, addr net.Addr) (int, error)
 }
 
 // send copies b into the host's scratch buffer, sets the identifier and the
-// checksum and sends it through the shared pcb (bound to c's address for
-// the call when c has one).
+// checksum (the raw pcb computes ICMPv6's over the pseudo-header) and sends
+// it through the shared pcb (bound to c's address for the call when c has
+// one).
 func (c *PingConn) send(b []byte, dst netip.Addr) error {
 	h := c.h
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	defer h.rearmLocked()
-	if c.closedLocked() || h.pings.pcb == nil {
+	t := c.table()
+	if c.closedLocked() || t.pcb == nil {
 		return net.ErrClosed
 	}
 	if cap(h.scratch) < len(b) {
@@ -264,8 +340,10 @@ func (c *PingConn) send(b []byte, dst netip.Addr) error {
 	copy(msg, b)
 	msg[4], msg[5] = byte(c.id>>8), byte(c.id)
 	msg[2], msg[3] = 0, 0
-	wire.SetICMPv4Checksum(msg)
-	pcb := h.pings.pcb
+	if !c.v6 {
+		wire.SetICMPv4Checksum(msg)
+	}
+	pcb := t.pcb
 	if c.laddr.IsValid() {
 		if err := pcb.Bind(c.laddr); err != nil {
 			return err

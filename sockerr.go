@@ -35,13 +35,6 @@ import (
 // ECONNABORTED, tcp.ErrNoPorts -> EADDRNOTAVAIL, tcp.ErrNotConnected ->
 // ENOTCONN, tcp.ErrClosed -> EPIPE, ...), add rows to errnoTable.
 
-// ErrIPv6NotSupported is the error (inside a *net.OpError) for "udp6" and
-// IPv6 addresses: the stack is IPv4 only for now. It matches
-// syscall.EAFNOSUPPORT with errors.Is.
-var ErrIPv6NotSupported error = &sysError{errno: syscall.EAFNOSUPPORT, core: errIPv6}
-
-var errIPv6 = errors.New("featherip: IPv6 not supported yet")
-
 // errnoTable maps core sentinels onto the errno Linux reports in the same
 // situation. Order matters only where two rows could match one error.
 var errnoTable = []struct {
@@ -79,14 +72,8 @@ type sysError struct {
 	core  error
 }
 
-// Error reads like the errno, as package net's errors do, unless the core
-// error is the shell's own (IPv6), whose text is clearer.
-func (e *sysError) Error() string {
-	if e.core == errIPv6 {
-		return e.core.Error()
-	}
-	return e.errno.Error()
-}
+// Error reads like the errno, as package net's errors do.
+func (e *sysError) Error() string { return e.errno.Error() }
 
 // Unwrap lets errors.Is and errors.As find both the errno and the core
 // sentinel.

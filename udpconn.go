@@ -25,9 +25,24 @@ import (
 // EHOSTUNREACH, network unreachable: ENETUNREACH) are reported once, by the
 // next Read or Write, as Linux does with its pending socket error.
 // Unconnected sockets get no ICMP errors (RFC 1122 4.1.3.3, as Linux).
+// ICMPv6 errors (RFC 4443) map as Linux's icmpv6_err_convert maps them:
+// port unreachable gives ECONNREFUSED, no route to destination
+// ENETUNREACH, address unreachable and time exceeded EHOSTUNREACH, packet
+// too big EMSGSIZE.
+//
+// IPv6 works as package net on Linux: "udp6" sockets take IPv6 only
+// (IPV6_V6ONLY), "udp4" ones IPv4 only, and a "udp" socket listening on
+// the wildcard is dual-stack: it receives both families and reports IPv4
+// peers with IPv4 addresses (also from ReadFromUDPAddrPort, where package
+// net gives IPv4-mapped ones). Its LocalAddr is [::]:port. IPv6
+// link-local peers carry the arrival interface's name as their zone
+// ("[fe80::1%eth0]:7"); a zone in a destination picks the interface.
+// Unlike Linux, a "udp4" and a "udp6" socket cannot share a wildcard port:
+// featherip's UDP wildcard binding covers both families.
 type UDPConn struct {
 	dgramSock
 	network      string
+	fam          family
 	laddr, raddr netip.AddrPort // fixed at creation
 
 	pcb    *udp.PCB // h.mu
@@ -55,7 +70,14 @@ var (
 // when raddr is valid, connects it. The errors are the core's, with the
 // syscall name they belong to.
 func (h *Host) newUDPConn(network string, laddr, raddr netip.AddrPort) (*UDPConn, string, error) {
-	c := &UDPConn{network: network}
+	fam, err := udpFamily(network, laddr, raddr)
+	if err != nil {
+		return nil, "", err
+	}
+	if !laddr.Addr().IsValid() {
+		laddr = netip.AddrPortFrom(netip.IPv4Unspecified(), laddr.Port()) // the pcb's wildcard covers both families
+	}
+	c := &UDPConn{network: network, fam: fam}
 	c.dgramSock.init(h)
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -71,7 +93,11 @@ func (h *Host) newUDPConn(network string, laddr, raddr netip.AddrPort) (*UDPConn
 		pcb.Close()
 		return nil, call, err
 	}
-	pcb.OnRecv(func(_ *udp.PCB, data []byte, info *udp.RecvInfo) { c.deliver(data, info.Src) })
+	pcb.OnRecv(func(_ *udp.PCB, data []byte, info *udp.RecvInfo) {
+		if c.fam.accepts(info.Src.Addr()) {
+			c.deliver(data, info.Src)
+		}
+	})
 	pcb.OnError(func(_ *udp.PCB, err error) { c.setError(err) })
 	if !raddr.IsValid() || laddr.Port() != 0 || !laddr.Addr().IsUnspecified() {
 		if err := pcb.Bind(laddr); err != nil {
@@ -88,10 +114,51 @@ func (h *Host) newUDPConn(network string, laddr, raddr netip.AddrPort) (*UDPConn
 	}
 	c.pcb = pcb
 	c.laddr, c.raddr = pcb.LocalAddr(), pcb.RemoteAddr()
+	switch la := c.laddr.Addr(); {
+	case la.IsUnspecified() && fam != fam4:
+		c.laddr = netip.AddrPortFrom(netip.IPv6Unspecified(), c.laddr.Port())
+	case la.Is6() && la.IsLinkLocalUnicast() && c.raddr.Addr().Zone() != "":
+		c.laddr = netip.AddrPortFrom(la.WithZone(c.raddr.Addr().Zone()), c.laddr.Port())
+	case la.Is6() && la.IsLinkLocalUnicast() && laddr.Addr().Zone() != "":
+		c.laddr = netip.AddrPortFrom(la.WithZone(laddr.Addr().Zone()), c.laddr.Port())
+	}
 	if err := h.addSockLocked(c); err != nil {
 		return fail("socket", err)
 	}
 	return c, "", nil
+}
+
+// udpFamily picks a socket's family as package net does on Linux: by the
+// network's suffix, else dual-stack for a wildcard listener, else by the
+// addresses. A specific local address of another family than the remote
+// one fails.
+func udpFamily(network string, laddr, raddr netip.AddrPort) (family, error) {
+	if err := checkFamily(network, laddr); err != nil {
+		return 0, err
+	}
+	if err := checkFamily(network, raddr); err != nil {
+		return 0, err
+	}
+	la, ra := laddr.Addr(), raddr.Addr()
+	if ra.IsValid() && la.IsValid() && !la.IsUnspecified() && la.Is4() != ra.Is4() {
+		return 0, &net.AddrError{Err: "local and remote addresses of different families", Addr: laddr.String()}
+	}
+	switch {
+	case network == "udp4":
+		return fam4, nil
+	case network == "udp6":
+		return fam6, nil
+	case ra.IsValid():
+		if ra.Is4() {
+			return fam4, nil
+		}
+		return fam6, nil
+	case !la.IsValid() || la.IsUnspecified():
+		return famDual, nil
+	case la.Is4():
+		return fam4, nil
+	}
+	return fam6, nil
 }
 
 // closeLocked releases the pcb, the memberships and the queue (h.mu held).
@@ -192,10 +259,12 @@ func (c *UDPConn) writeTo(b []byte, dst netip.AddrPort, addr net.Addr) (int, err
 	if c.raddr.IsValid() {
 		return 0, c.err("write", "sendto", addr, net.ErrWriteToConnected)
 	}
-	if dst.Addr().Is6() && !dst.Addr().Is4In6() {
-		return 0, c.err("write", "sendto", addr, ErrIPv6NotSupported)
+	if dst.Addr().Is4In6() {
+		dst = netip.AddrPortFrom(dst.Addr().Unmap(), dst.Port())
 	}
-	dst = netip.AddrPortFrom(dst.Addr().Unmap(), dst.Port())
+	if !c.fam.accepts(dst.Addr()) {
+		return 0, c.err("write", "sendto", addr, familyError(c.fam, dst.Addr()))
+	}
 	if err := c.send(b, dst, false); err != nil {
 		if addr == nil {
 			addr = udpAddr(dst)

@@ -89,8 +89,11 @@ func (c *UDPConn) SetMulticastInterface(ifi *net.Interface) error {
 }
 
 // JoinGroup joins the multicast group (a *net.UDPAddr or *net.IPAddr) on
-// ifi (from [Host.Interfaces]; nil picks the interface by route, or the
-// only non-loopback one), as golang.org/x/net/ipv4's PacketConn.JoinGroup.
+// ifi (from [Host.Interfaces]; nil picks the interface by the group's
+// zone or route, or the only non-loopback one), as golang.org/x/net/ipv4's
+// and ipv6's PacketConn.JoinGroup. IPv6 groups (reported by MLD) need an
+// IPv6 or dual-stack socket, IPv4 groups (IGMP) an IPv4 or dual-stack one
+// (EINVAL otherwise).
 // The socket then receives datagrams sent to the group and its port.
 // Joining twice fails with EADDRINUSE; at most 20 groups per socket
 // (ENOBUFS). Close leaves every group.
@@ -106,8 +109,8 @@ func (c *UDPConn) LeaveGroup(ifi *net.Interface, group net.Addr) error {
 
 func (c *UDPConn) membership(op string, ifi *net.Interface, group net.Addr, join bool) error {
 	g, err := ipOf(group)
-	if err == nil && !g.IsMulticast() {
-		err = syscall.EINVAL
+	if err == nil && (!g.IsMulticast() || !c.fam.accepts(g)) {
+		err = syscall.EINVAL // not a group, or one of the other family
 	}
 	if err != nil {
 		return c.err(op, "setsockopt", group, err)
@@ -124,10 +127,11 @@ func (c *UDPConn) membershipLocked(ifi *net.Interface, g netip.Addr, join bool) 
 	if c.closedLocked() {
 		return net.ErrClosed
 	}
-	nic, err := c.h.multicastNICLocked(ifi, g)
+	nic, err := c.h.multicastNICLocked(ifi, g) // an IPv6 group's zone names the interface
 	if err != nil {
 		return err
 	}
+	g = g.WithZone("")
 	m := mgroup{nic: nic, group: g}
 	at := -1
 	for i, x := range c.groups {

@@ -14,12 +14,18 @@ declare -A pkg=(
   [iperf]=iperf
   [curl]=curl
   [wrk]=wrk
+  [radvd]=radvd
+  [traceroute]=traceroute
 )
 
 missing=()
 for tool in "${!pkg[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("${pkg[$tool]}")
 done
+# Python modules the tests run with Debian's python3 -> package
+if ! /usr/bin/python3 -c 'import scapy.all' >/dev/null 2>&1; then
+  missing+=(python3-scapy)
+fi
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -42,7 +42,7 @@ type arpEntry struct {
 	src      netip.Addr    // sender IP for our requests
 	timer    time.Duration // next retry (incomplete) or expiry (reachable)
 	tries    int           // requests sent (incomplete)
-	lastUsed time.Duration // for LRU eviction
+	lastUsed uint64        // arpTable.uses at the last use, for LRU eviction
 	qhead    *pbuf.Buf     // datagrams waiting (IPv4 header first), linked with SetNext
 	qtail    *pbuf.Buf
 	qlen     int
@@ -50,8 +50,26 @@ type arpEntry struct {
 
 type arpTable struct {
 	entries []arpEntry
-	queued  int // datagrams waiting in all queues
+	queued  int    // datagrams waiting in all queues
+	uses    uint64 // use counter: entries' lastUsed orders them for LRU without reading the clock
+
+	// The earliest ARP timer (entries' timers and the interfaces'
+	// announcements), kept so that NextDeadline and Poll do not scan the
+	// table: valid unless dirty. Everything that changes an entry's state
+	// or timer, or an announcement, calls Stack.arpChanged.
+	next    time.Duration
+	hasNext bool
+	dirty   bool
 }
+
+// touch marks e as just used.
+func (t *arpTable) touch(e *arpEntry) {
+	t.uses++
+	e.lastUsed = t.uses
+}
+
+// arpChanged invalidates the cached earliest ARP timer.
+func (s *Stack) arpChanged() { s.arp.dirty = true }
 
 func (t *arpTable) init(c *ARPConfig) { t.entries = make([]arpEntry, c.CacheSize) }
 
@@ -109,6 +127,7 @@ func (s *Stack) AddStaticNeighbor(id NIC, ip netip.Addr, mac wire.MAC) error {
 		}
 	}
 	e.state, e.mac = arpStatic, mac
+	s.arpChanged()
 	s.arpFlushQueue(n, e)
 	return nil
 }
@@ -124,6 +143,7 @@ func (s *Stack) RemoveNeighbor(id NIC, ip netip.Addr) error {
 	}
 	s.arpDropQueue(e)
 	*e = arpEntry{}
+	s.arpChanged()
 	return nil
 }
 
@@ -149,7 +169,9 @@ func (s *Stack) arpNew(id NIC, ip netip.Addr, static bool) *arpEntry {
 		s.stats.ARP.CacheEvictions++
 		s.arpDropQueue(victim)
 	}
-	*victim = arpEntry{nic: id, ip: ip, lastUsed: s.clock.Now()}
+	*victim = arpEntry{nic: id, ip: ip}
+	s.arp.touch(victim)
+	s.arpChanged()
 	return victim
 }
 
@@ -216,10 +238,9 @@ func (s *Stack) arpEnqueue(e *arpEntry, b *pbuf.Buf) {
 // arpResolve sends b (an IPv4 datagram) to nextHop on the Ethernet
 // interface n, resolving its MAC first if needed. It takes ownership of b.
 func (s *Stack) arpResolve(n *nic, b *pbuf.Buf, nextHop netip.Addr) error {
-	now := s.clock.Now()
 	e := s.arp.find(n.id, nextHop)
 	if e != nil && (e.state == arpReachable || e.state == arpStatic) {
-		e.lastUsed = now
+		s.arp.touch(e)
 		return s.transmit(n, b, e.mac)
 	}
 	if e == nil {
@@ -232,10 +253,11 @@ func (s *Stack) arpResolve(n *nic, b *pbuf.Buf, nextHop netip.Addr) error {
 		e.state = arpIncomplete
 		e.src = n.sourceFor(nextHop)
 		e.tries = 1
-		e.timer = now + s.cfg.ARP.RetryInterval
+		e.timer = s.clock.Now() + s.cfg.ARP.RetryInterval
+		s.arpChanged()
 		s.sendARP(n, wire.ARPRequest, wire.BroadcastMAC, e.src, wire.MAC{}, nextHop)
 	}
-	e.lastUsed = now
+	s.arp.touch(e)
 	s.arpEnqueue(e, b)
 	return nil
 }
@@ -305,6 +327,7 @@ func (s *Stack) arpInput(n *nic, b []byte) {
 			e.mac = sha
 			e.state = arpReachable
 			e.timer = now + s.cfg.ARP.ReachableTime
+			s.arpChanged()
 			s.arpFlushQueue(n, e)
 		}
 	}
@@ -316,6 +339,7 @@ func (s *Stack) arpInput(n *nic, b []byte) {
 			e.mac = sha
 			e.state = arpReachable
 			e.timer = now + s.cfg.ARP.ReachableTime
+			s.arpChanged()
 		}
 	}
 	if op == wire.ARPRequest {
@@ -325,6 +349,10 @@ func (s *Stack) arpInput(n *nic, b []byte) {
 
 // arpTimers runs ARP retries, resolution failures, aging and announcements.
 func (s *Stack) arpTimers(now time.Duration) {
+	if t, ok := s.arpDeadline(); !ok || t > now {
+		return
+	}
+	s.arpChanged()
 	for i := range s.arp.entries {
 		e := &s.arp.entries[i]
 		if e.timer > now {
@@ -362,6 +390,7 @@ func (s *Stack) arpFail(e *arpEntry) {
 	b := e.qhead
 	s.arp.queued -= e.qlen
 	*e = arpEntry{}
+	s.arpChanged()
 	for b != nil {
 		next := b.Next()
 		b.SetNext(nil)
@@ -383,10 +412,21 @@ func (s *Stack) arpFlushNIC(id NIC) {
 			*e = arpEntry{}
 		}
 	}
+	s.arpChanged()
 }
 
-// arpDeadline is the earliest ARP timer.
+// arpDeadline is the earliest ARP timer, from the cache unless something
+// changed since it was computed.
 func (s *Stack) arpDeadline() (time.Duration, bool) {
+	if s.arp.dirty {
+		s.arp.next, s.arp.hasNext = s.arpScanDeadline()
+		s.arp.dirty = false
+	}
+	return s.arp.next, s.arp.hasNext
+}
+
+// arpScanDeadline computes the earliest ARP timer from the table.
+func (s *Stack) arpScanDeadline() (time.Duration, bool) {
 	var t time.Duration
 	ok := false
 	for i := range s.arp.entries {
@@ -412,6 +452,7 @@ func (s *Stack) scheduleAnnounce(n *nic) {
 	s.sendAnnouncements(n)
 	n.announceLeft = s.cfg.ARP.Announcements - 1
 	n.announceAt = s.clock.Now() + s.cfg.ARP.AnnounceInterval
+	s.arpChanged()
 }
 
 func (s *Stack) sendAnnouncements(n *nic) {

@@ -37,9 +37,11 @@ import (
 // them).
 
 // SetForwarding turns forwarding of datagrams received on an interface on
-// or off. It only has an effect when Config.Forwarding is set. Every
-// interface but loopback starts with forwarding on; loopback cannot
-// forward (ErrInvalid).
+// or off, for both families: IPv4 datagrams are forwarded when
+// Config.Forwarding is set as well, IPv6 packets when
+// Config.IPv6.Forwarding is (forward6.go; the interface then acts as an
+// IPv6 router). Every interface but loopback starts with forwarding on;
+// loopback cannot forward (ErrInvalid).
 func (s *Stack) SetForwarding(id NIC, on bool) error {
 	n := s.nic(id)
 	if n == nil {
@@ -51,7 +53,11 @@ func (s *Stack) SetForwarding(id NIC, on bool) error {
 		}
 		return nil
 	}
+	was := s.forwards6(n)
 	n.noForward = !on
+	if now := s.forwards6(n); now != was {
+		s.routerMode6(n, now)
+	}
 	return nil
 }
 

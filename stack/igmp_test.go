@@ -559,6 +559,7 @@ func TestMulticastFilterInterface(t *testing.T) {
 	_ = s.JoinGroup(n, grpB)
 	_ = s.LeaveGroup(n, grpB)
 	want := [][]wire.MAC{
+		{all}, // SetUp
 		{all, wire.IPv4MulticastMAC(grpA)},
 		{all, wire.IPv4MulticastMAC(grpA)},
 		{all, wire.IPv4MulticastMAC(grpA), wire.IPv4MulticastMAC(grpB)},

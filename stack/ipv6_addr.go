@@ -43,6 +43,13 @@ type IPv6Config struct {
 	// IgnoreMulticastEcho makes the stack ignore echo requests sent to
 	// multicast addresses. By default they are answered (RFC 4443 4.2).
 	IgnoreMulticastEcho bool
+	// Forwarding makes the stack an IPv6 router (RFC 8200, forward6.go):
+	// packets for other nodes received on an interface with forwarding on
+	// (SetForwarding, shared with IPv4) are forwarded, and such interfaces
+	// act as routers (all-routers group, no SLAAC, router flag in neighbor
+	// advertisements). Independent of Config.Forwarding (IPv4). Default
+	// false (a host, RFC 8504).
+	Forwarding bool
 }
 
 func (c *IPv6Config) setDefaults() {
@@ -385,6 +392,8 @@ type stack6 struct {
 	icmpRL rateLimiter
 	rx     rx6
 	visit  func(e wire.IPv6Extension) bool // rx.visitExt bound once, so walking allocates nothing
+
+	redirectBuf []byte // scratch for redirects we send as a router (forward6.go), made at first use
 }
 
 // init6 sets up the IPv6 state at New.
@@ -457,6 +466,7 @@ func (s *Stack) addAddress6(n *nic, p netip.Prefix) error {
 		}
 	}
 	s.syncMulticastFilter6(n)
+	s.ipv6StaticAddr(n, a, true) // MLD reports its solicited-node group
 	return nil
 }
 
@@ -469,6 +479,7 @@ func (s *Stack) removeAddress6(n *nic, a netip.Addr) error {
 	}
 	p := e.prefix
 	s.removeIPv6Addr(n, a)
+	s.ipv6StaticAddr(n, p.Addr(), false)
 	shared := false
 	for i := range n.ip6.addrs {
 		shared = shared || n.ip6.addrs[i].prefix.Masked() == p.Masked()

@@ -15,7 +15,8 @@ import (
 // format of FuzzStackInput (op 0: Ethernet frame, 1: time step, 2: send a
 // UDP datagram to 2001:db8::data[0], 3: IP packet for tun0). It checks
 // that nothing panics, memory stays in its budgets and every buffer and
-// timer is released in the end.
+// timer is released in the end. Inputs of odd length run with IPv6
+// forwarding on, so packets for other nodes cross between eth0 and tun0.
 func FuzzStackInput6(f *testing.F) {
 	for _, s := range fuzzSeeds6(f) {
 		f.Add(s)
@@ -73,6 +74,33 @@ func fuzzSeeds6(t testing.TB) [][]byte {
 	frags = append(frags, eth(frag6Split(full, 1280, 5)[0])...)
 	frags = append(frags, []byte{fuzzOpTime, 0x20, 0}...)
 	seeds = append(seeds, frags)
+	// tiny first fragment (the UDP header only in the second, RFC 7112)
+	// and a flood of incomplete datagrams beyond the budget
+	var tiny []byte
+	small := pkt6(h6Peer, h6Our, wire.ProtoUDP, 64, udp6(h6Peer, h6Our, make([]byte, 40)))
+	for _, f := range frag6Split(small, wire.IPv6HeaderLen+wire.IPv6FragmentHeaderLen+8, 6) {
+		tiny = append(tiny, eth(f)...)
+	}
+	for id := uint32(100); id < 140; id++ {
+		tiny = append(tiny, eth(frag6Split(full, 1280, id)[0])...)
+	}
+	seeds = append(seeds, tiny)
+	// NDP flood: solicitations from more sources than the cache holds
+	var flood []byte
+	for i := 0; i < 20; i++ {
+		src := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 14: 1, 15: byte(i)})
+		flood = append(flood, eth(nsFrom(src, wire.SolicitedNodeMulticast(h6Our), h6Our, wire.MAC{2, 1, 0, 0, 0, byte(i)}, 255))...)
+	}
+	seeds = append(seeds, flood)
+	// a router advertisement from a global (spoofed) source, then a
+	// redirect from a link-local node that is not our router
+	ra := raMsg(raSpec{hopLimit: 3, lifetime: 1800, prefixes: []pio{{prefixA, lA, 3600, 3600}}})
+	wire.SetICMPv6Checksum(ra, h6Peer, wire.IPv6AllNodes)
+	spoof := eth(pkt6(h6Peer, wire.IPv6AllNodes, wire.ProtoICMPv6, 255, ra))
+	rd := redirectMsg(netip.MustParseAddr("fe80::77"), h6Far)
+	wire.SetICMPv6Checksum(rd, router2LL, h6Our)
+	spoof = append(spoof, eth(pkt6(router2LL, h6Our, wire.ProtoICMPv6, 255, rd))...)
+	seeds = append(seeds, spoof)
 	// a TUN packet
 	seeds = append(seeds, fuzzRecord(fuzzOpTun, pkt6(netip.MustParseAddr("fd00::2"), netip.MustParseAddr("fd00::1"), wire.ProtoUDP, 64, udp6(netip.MustParseAddr("fd00::2"), netip.MustParseAddr("fd00::1"), []byte("tun")))))
 	return seeds
@@ -83,6 +111,7 @@ func runFuzz6(t *testing.T, in []byte) {
 	cfg := Config{Clock: clk, Rand: rand.NewPCG(1, 2)}
 	cfg.IPv6.Reassembly.MaxBytes = 64 << 10
 	cfg.IPv6.NDP.CacheSize = 8
+	cfg.IPv6.Forwarding = len(in)%2 == 1 // half the inputs run through a router (forward6.go)
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -63,7 +63,7 @@ func (s *Stack) ipv6Input(n *nic, b []byte, linkGroup, fromLoop bool) {
 	switch {
 	case mcast:
 		scope := dst.As16()[1] & 0xf
-		if scope == 0 || (scope == 1 && !fromLoop) || !n.inGroup6(dst) {
+		if joined, _ := n.acceptMulticast6(dst, src); scope == 0 || (scope == 1 && !fromLoop) || !joined {
 			st.InAddrErrors++
 			return
 		}
@@ -75,6 +75,10 @@ func (s *Stack) ipv6Input(n *nic, b []byte, linkGroup, fromLoop bool) {
 			ok = n.hasAddr6(dst) // link-local: only the arrival interface (RFC 4007)
 		} else {
 			ok = s.isLocal6(dst)
+		}
+		if !ok && !fromLoop && s.forwards6(n) {
+			s.forward6(n, p, linkGroup)
+			return
 		}
 		if !ok || linkGroup {
 			// Not ours (or tentative, RFC 4862 5.4), and we do not forward.
@@ -209,6 +213,16 @@ func (rx *rx6) options(s *Stack, h []byte, base int, hbh bool) bool {
 // ICMPv6 or the registered transport.
 func (s *Stack) deliver6(n *nic, pkt []byte, hdrEnd int, proto uint8, nhOff int, mcast, routerAlert bool) {
 	st := &s.stats.IPv6
+	if mcast && proto != wire.ProtoICMPv6 {
+		// The interface's source filter (RFC 3810 4.2; ff02::1 and the
+		// solicited-node groups accept every source). MLD and the rest of
+		// ICMPv6 are never filtered, as IGMP is not for IPv4.
+		dst := netip.AddrFrom16([16]byte(pkt[24:40]))
+		if _, ok := n.acceptMulticast6(dst, netip.AddrFrom16([16]byte(pkt[8:24]))); !ok {
+			st.InSourceFiltered++
+			return
+		}
+	}
 	pk := &s.pkt
 	if s.depth > 0 {
 		pk = new(Packet)

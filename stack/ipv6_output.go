@@ -39,7 +39,8 @@ func (s *Stack) WriteIP(b *pbuf.Buf, o *WriteOptions) error {
 // chooses the source address when o.Src is zero (RFC 6724), fragments at
 // the source by the path MTU unless o.DontFragment (ErrMessageTooLong),
 // resolves the next hop with NDP and sends. o.TTL is the hop limit (0 =>
-// Config.IPv6.HopLimit, 1 for multicast), o.TOS the traffic class. A zone
+// the interface's hop limit from router advertisements, else
+// Config.IPv6.HopLimit; 1 for multicast), o.TOS the traffic class. A zone
 // on o.Dst (interface name or index) picks the interface of a link-local
 // or multicast destination, like o.NIC. Local destinations loop back.
 func (s *Stack) WriteIPv6(b *pbuf.Buf, o *WriteOptions) error {
@@ -89,7 +90,7 @@ func (s *Stack) WriteIPv6(b *pbuf.Buf, o *WriteOptions) error {
 	dst := o.Dst.WithZone("")
 	hop := o.TTL
 	if hop == 0 {
-		hop = s.cfg.IPv6.HopLimit
+		hop = s.hopLimit6(rt.nic)
 		if dst.IsMulticast() {
 			hop = 1
 		}
@@ -113,6 +114,16 @@ func (s *Stack) WriteIPv6(b *pbuf.Buf, o *WriteOptions) error {
 		s.countICMPv6Out(d[hl:])
 	}
 	return s.output6(b, &rt, o.MulticastLoop, o.DontFragment)
+}
+
+// hopLimit6 is the default hop limit of unicast packets sent on n: the
+// Cur Hop Limit of the last router advertisement received on n (RFC 4861
+// 6.3.4), else Config.IPv6.HopLimit.
+func (s *Stack) hopLimit6(n *nic) uint8 {
+	if n != nil && n.auto.curHopLimit != 0 {
+		return n.auto.curHopLimit
+	}
+	return s.cfg.IPv6.HopLimit
 }
 
 // putRouterAlertHBH writes an 8-byte hop-by-hop header holding a router
@@ -250,6 +261,13 @@ func (s *Stack) route6(dst netip.Addr, via NIC, rt *outRoute) error {
 		rt.nextHop = dst
 		if r.Gateway.IsValid() {
 			rt.nextHop = r.Gateway
+		}
+	}
+	if !linkScope && !dst.IsMulticast() {
+		// A redirect (RFC 4861 8.3) names a better first hop for dst, or
+		// says dst is on-link (hop == dst).
+		if hop, ok := s.redirectNextHop(n, dst); ok {
+			rt.nextHop = hop
 		}
 	}
 	rt.nic = n

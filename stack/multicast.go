@@ -12,10 +12,13 @@ var allHosts = netip.AddrFrom4([4]byte{224, 0, 0, 1})
 // MulticastFilter is an optional interface of a Link whose hardware or
 // kernel filters multicast frames (a NIC's multicast table, a TAP
 // device's, a switch port). When the set of link-layer groups an
-// interface must receive changes (a group joined or left), the stack calls
-// SetMulticast with the complete list, which always holds
-// 01:00:5e:00:00:01 (224.0.0.1, RFC 1112 6.4) and holds each address
-// once. The slice is only valid during the call. An error is counted in
+// interface must receive changes (an IPv4 or IPv6 group joined or left,
+// an IPv6 address added or removed) and when the interface comes up, the
+// stack calls SetMulticast with the complete list, which always holds
+// 01:00:5e:00:00:01 (224.0.0.1, RFC 1112 6.4), with IPv6 on also
+// 33:33:00:00:00:01 (ff02::1, RFC 2464 7) and the 33:33:ff:.. MACs of the
+// solicited-node groups of the interface's addresses, and holds each
+// address once. The slice is only valid during the call. An error is counted in
 // LinkStats.MulticastFilterErrors; the stack keeps its own filter either
 // way. Links without the interface are assumed to pass every multicast
 // frame up.

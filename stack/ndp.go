@@ -529,6 +529,9 @@ func (s *Stack) ndpSolicitInput(n *nic, p *Packet, m wire.ICMPv6) {
 // sendNA sends a neighbor advertisement for our address target.
 func (s *Stack) sendNA(n *nic, target, dst netip.Addr, flags uint8) {
 	buf := s.ip6.ndp.msg[:]
+	if s.forwards6(n) {
+		flags |= wire.NDPNAFlagRouter // RFC 4861 7.2.4: we act as a router here
+	}
 	l := wire.PutNDPNeighborAdvertisement(buf, flags, target)
 	if n.kind == LinkEthernet {
 		l += wire.PutNDPLinkLayerOption(buf[l:], wire.NDPOptTargetLinkAddr, n.mac)

@@ -161,6 +161,7 @@ func (s *Stack) AddInterface(cfg InterfaceConfig) (NIC, error) {
 	}
 	n.ip6.addrs = make([]ipv6Addr, 0, s.cfg.MaxAddresses)
 	s.nics = append(s.nics, n)
+	s.routeInputsChanged()
 	return n.id, nil
 }
 
@@ -176,11 +177,13 @@ func (s *Stack) SetUp(id NIC, up bool) error {
 		return nil
 	}
 	n.up = up
+	s.routeInputsChanged()
 	if up {
 		s.scheduleAnnounce(n)
+		s.syncMulticastFilter(n) // the driver may have reset its filter while down
 	} else {
 		n.announceLeft = 0
-		s.arpFlushNIC(n.id)
+		s.arpFlushNIC(n.id) // also invalidates the cached ARP deadline
 	}
 	s.interfaceUp6(n, up)
 	return nil
@@ -214,6 +217,7 @@ func (s *Stack) AddAddress(id NIC, p netip.Prefix) error {
 		}
 	}
 	n.addrs = append(n.addrs, p)
+	s.routeInputsChanged()
 	if n.up {
 		s.scheduleAnnounce(n)
 	}
@@ -235,6 +239,7 @@ func (s *Stack) RemoveAddress(id NIC, a netip.Addr) error {
 			continue
 		}
 		n.addrs = append(n.addrs[:i], n.addrs[i+1:]...)
+		s.routeInputsChanged()
 		shared := false
 		for _, q := range n.addrs {
 			if q.Masked() == p.Masked() {
@@ -256,6 +261,15 @@ func (s *Stack) Addresses(id NIC) []netip.Prefix {
 		return nil
 	}
 	return n.appendAddrs6(append([]netip.Prefix(nil), n.addrs...))
+}
+
+// InterfaceName returns the name of an interface ("" for an unknown NIC),
+// the zone of its IPv6 link-local addresses (RFC 4007).
+func (s *Stack) InterfaceName(id NIC) string {
+	if n := s.nic(id); n != nil {
+		return n.name
+	}
+	return ""
 }
 
 // Interfaces describes every interface, loopback first.

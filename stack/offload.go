@@ -315,7 +315,7 @@ func (s *Stack) writeGSO(b *pbuf.Buf, o *WriteOptions, v6 bool) (bool, error) {
 	if !v6 && rt.kind == dstUnicast && n.kind == LinkEthernet && n.up && src.IsValid() {
 		if gl, _ = n.link.(GSOLink); gl != nil && (fits || ihl+len(seg) <= gl.GSOMaxSize()) {
 			if e := s.arp.find(n.id, rt.nextHop); e != nil && (e.state == arpReachable || e.state == arpStatic) {
-				e.lastUsed = s.clock.Now()
+				s.arp.touch(e)
 				mac, resolved = e.mac, true
 			}
 		}

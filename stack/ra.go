@@ -89,6 +89,10 @@ func (s *Stack) handleRouterAdvert(n *nic, src, dst netip.Addr, m wire.ICMPv6) {
 	if !n.auto.started {
 		return
 	}
+	if s.forwards6(n) {
+		st.RouterIgnoredRAs++ // a router does not configure itself from RAs (RFC 4862 5)
+		return
+	}
 	st.InRouterAdvertisements++
 	now := s.clock.Now()
 	a := &n.auto
@@ -448,6 +452,10 @@ func (s *Stack) handleRedirect(n *nic, src, dst netip.Addr, m wire.ICMPv6) {
 		return
 	}
 	if !n.auto.started {
+		return
+	}
+	if s.forwards6(n) {
+		st.RouterIgnoredRedirects++ // redirects are for hosts (RFC 4861 8.1)
 		return
 	}
 	hop, ok := s.firstHop6(n, d)

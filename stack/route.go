@@ -38,6 +38,7 @@ func (s *Stack) AddRoute(r Route) error {
 		return ErrBufferFull
 	}
 	s.routes = append(s.routes, r)
+	s.routeInputsChanged()
 	return nil
 }
 
@@ -58,6 +59,7 @@ func (s *Stack) RemoveRoute(r Route) error {
 	for i, x := range s.routes {
 		if x.Dst == r.Dst && x.Gateway == r.Gateway && x.NIC == r.NIC {
 			s.routes = append(s.routes[:i], s.routes[i+1:]...)
+			s.routeInputsChanged()
 			return nil
 		}
 	}
@@ -137,6 +139,18 @@ func (s *Stack) route(dst netip.Addr, via NIC, rt *outRoute) error {
 		}
 		return ErrInvalid
 	}
+	if s.cachedRoute4(dst, via, rt) {
+		return nil
+	}
+	if err := s.route4(dst, via, rt); err != nil {
+		return err
+	}
+	s.fillRoute4(dst, via, rt)
+	return nil
+}
+
+// route4 is route for an IPv4 destination, without the cache.
+func (s *Stack) route4(dst netip.Addr, via NIC, rt *outRoute) error {
 	*rt = outRoute{}
 	if s.IsLocal(dst) || isLoopbackAddr(dst) {
 		lo := s.nic(LoopbackNIC)

@@ -106,6 +106,8 @@ type AutoconfStats struct {
 	InRedirectErrors        uint64 // malformed or invalid redirects (RFC 4861 8.1)
 	RedirectsFromNonRouters uint64 // redirects not from the current first hop for the destination, dropped
 	RedirectEvictions       uint64 // redirected destinations forgotten to make room
+	RouterIgnoredRAs        uint64 // router advertisements ignored on an interface that forwards IPv6 (forward6.go)
+	RouterIgnoredRedirects  uint64 // redirects ignored on an interface that forwards IPv6
 }
 
 // OnAddressChange is called with an address and its prefix length when an
@@ -267,6 +269,9 @@ func (s *Stack) ipv6InterfaceUp(n *nic) {
 	s.formAddr(n, linkLocalPrefix, true, 0, forever, forever, now)
 	a.rsLeft = max(s.cfg.SLAAC.RouterSolicitations, 0)
 	a.rsAt = now + s.randDelay(maxRtrSolicitationDelay)
+	if s.forwards6(n) {
+		s.routerMode6(n, true) // forward6.go: all-routers, no solicitations
+	}
 }
 
 // ipv6InterfaceDown stops autoconfiguration on n: autoconfigured

@@ -628,10 +628,6 @@ func TestStaticAddressSolicitedNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, recs := mldMsgs(t, e.take())
-	if len(recsFor(recs, sol)) == 0 { // AddAddress does not call the hook (yet): call it as it would
-		e.s.ipv6StaticAddr(e.n(), static, true)
-		_, recs = mldMsgs(t, e.take())
-	}
 	if r := recsFor(recs, sol); len(r) == 0 || r[0].typ != wire.MLDv2ChangeToExclude {
 		t.Fatalf("solicited-node group of a static address not reported: %v", recs)
 	}
@@ -641,6 +637,16 @@ func TestStaticAddressSolicitedNode(t *testing.T) {
 	_, recs = mldMsgs(t, e.take())
 	if len(recsFor(recs, sol)) == 0 {
 		t.Fatalf("not reported again after up: %v", recs)
+	}
+	// RemoveAddress reports the leave (TO_IN {}).
+	e.runUntil(5 * time.Second)
+	e.take()
+	if err := e.s.RemoveAddress(e.nic, static); err != nil {
+		t.Fatal(err)
+	}
+	_, recs = mldMsgs(t, e.take())
+	if r := recsFor(recs, sol); len(r) == 0 || r[0].typ != wire.MLDv2ChangeToInclude || len(r[0].srcs) != 0 {
+		t.Fatalf("leave of a removed static address's group not reported: %v", recs)
 	}
 }
 

@@ -275,6 +275,9 @@ type Stack struct {
 	nics   []*nic // index i holds NIC i+1
 	routes []Route
 
+	routeGen uint64     // bumped by routeInputsChanged (routecache.go)
+	rcache   routeCache // one-entry IPv4 destination cache
+
 	arp    arpTable
 	reasm  reassembler
 	lo     loopQueue

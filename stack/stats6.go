@@ -2,37 +2,42 @@ package stack
 
 // IPv6Stats counts IPv6 activity (RFC 4293 ipSystemStats for ipv6, Linux Ip6* names).
 type IPv6Stats struct {
-	InReceives        uint64 // packets received (before any check)
-	InHdrErrors       uint64 // bad version, length, header chain, options, martian source
-	InTooBigErrors    uint64 // packet too big messages that lowered a path MTU (we do not forward)
-	InAddrErrors      uint64 // destination not ours (or tentative), a group not joined, bad scope
-	InUnknownProtos   uint64 // no transport or raw handler for the upper-layer protocol
-	InTruncatedPkts   uint64 // packets shorter than their payload length or header chain
-	InDiscards        uint64 // dropped for lack of resources, or IPv6 disabled
-	InDelivers        uint64 // packets handed to ICMPv6, transports or raw handlers
-	InMcastPkts       uint64 // multicast packets accepted
-	InMartians        uint64 // impossible source or destination (also in InHdrErrors)
-	InExtChainTooLong uint64 // header chains beyond MaxExtensionHeaders / MaxExtensionBytes (also in InHdrErrors)
-	InUnknownOptions  uint64 // packets dropped for an unrecognized option (RFC 8200 4.2)
-	InRoutingRefused  uint64 // routing headers with segments left (type 0 included, RFC 5095) refused
-	InAtomicFrags     uint64 // atomic fragments processed in isolation (RFC 6946)
-	InTinyFragments   uint64 // first fragments without the whole header chain (RFC 7112)
-	OutRequests       uint64 // packets handed to IPv6 output
-	OutDiscards       uint64 // output packets dropped (resources, NDP failure, bad args)
-	OutNoRoutes       uint64 // output packets without a route
-	OutMcastPkts      uint64 // multicast packets sent
-	ReasmReqds        uint64 // fragments received that needed reassembly
-	ReasmOKs          uint64 // packets reassembled
-	ReasmFails        uint64 // reassembly failures (timeouts, overlaps, budget, bad fragments)
-	ReasmTimeouts     uint64 // reassemblies abandoned on timeout (also in ReasmFails)
-	ReasmOverlaps     uint64 // datagrams dropped for overlapping fragments, RFC 5722 (also in ReasmFails)
-	ReasmDuplicates   uint64 // exact duplicate fragments ignored
-	ReasmEvictions    uint64 // datagrams evicted to stay within the budget (also in ReasmFails)
-	FragOKs           uint64 // packets fragmented at the source
-	FragFails         uint64 // packets that needed fragmenting but could not
-	FragCreates       uint64 // fragments created
-	PMTUUpdates       uint64 // path MTU estimates lowered (RFC 8201)
-	PMTUEvictions     uint64 // live path MTU entries replaced because the cache was full
+	InReceives           uint64 // packets received (before any check)
+	InHdrErrors          uint64 // bad version, length, header chain, options, martian source
+	InTooBigErrors       uint64 // packet too big messages that lowered a path MTU (we do not forward)
+	InAddrErrors         uint64 // destination not ours (or tentative), a group not joined, bad scope
+	InUnknownProtos      uint64 // no transport or raw handler for the upper-layer protocol
+	InTruncatedPkts      uint64 // packets shorter than their payload length or header chain
+	InDiscards           uint64 // dropped for lack of resources, or IPv6 disabled
+	InDelivers           uint64 // packets handed to ICMPv6, transports or raw handlers
+	InMcastPkts          uint64 // multicast packets accepted
+	InMartians           uint64 // impossible source or destination (also in InHdrErrors)
+	InExtChainTooLong    uint64 // header chains beyond MaxExtensionHeaders / MaxExtensionBytes (also in InHdrErrors)
+	InUnknownOptions     uint64 // packets dropped for an unrecognized option (RFC 8200 4.2)
+	InRoutingRefused     uint64 // routing headers with segments left (type 0 included, RFC 5095) refused
+	InAtomicFrags        uint64 // atomic fragments processed in isolation (RFC 6946)
+	InTinyFragments      uint64 // first fragments without the whole header chain (RFC 7112)
+	InSourceFiltered     uint64 // multicast packets dropped by the interface's source filter (RFC 3810 4.2)
+	OutRequests          uint64 // packets handed to IPv6 output
+	OutDiscards          uint64 // output packets dropped (resources, NDP failure, bad args)
+	OutNoRoutes          uint64 // output packets without a route
+	OutMcastPkts         uint64 // multicast packets sent
+	ReasmReqds           uint64 // fragments received that needed reassembly
+	ReasmOKs             uint64 // packets reassembled
+	ReasmFails           uint64 // reassembly failures (timeouts, overlaps, budget, bad fragments)
+	ReasmTimeouts        uint64 // reassemblies abandoned on timeout (also in ReasmFails)
+	ReasmOverlaps        uint64 // datagrams dropped for overlapping fragments, RFC 5722 (also in ReasmFails)
+	ReasmDuplicates      uint64 // exact duplicate fragments ignored
+	ReasmEvictions       uint64 // datagrams evicted to stay within the budget (also in ReasmFails)
+	FragOKs              uint64 // packets fragmented at the source
+	FragFails            uint64 // packets that needed fragmenting but could not
+	FragCreates          uint64 // fragments created
+	PMTUUpdates          uint64 // path MTU estimates lowered (RFC 8201)
+	PMTUEvictions        uint64 // live path MTU entries replaced because the cache was full
+	ForwDatagrams        uint64 // packets forwarded to a next hop (forward6.go)
+	ForwHopLimitExceeded uint64 // packets not forwarded: hop limit exhausted (time exceeded sent; also in InHdrErrors)
+	ForwBeyondScope      uint64 // packets with a link-local source not forwarded off their link (RFC 4443 3.1 code 2)
+	ForwTooBigs          uint64 // packets not forwarded: larger than the next hop's MTU (packet too big sent)
 }
 
 // ICMPv6Stats counts ICMPv6 messages (RFC 4293 icmpStatsTable / Linux Icmp6* names).

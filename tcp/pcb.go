@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/featherip/featherip/tcp/cc"
 	"github.com/featherip/featherip/wire"
 )
 
@@ -97,6 +98,7 @@ type PCB struct {
 	rttStart  time.Duration
 	minRTT    time.Duration
 	cc        ccAlgorithm
+	cubic     cc.Cubic // cc's state when it is the default CUBIC (initConn)
 
 	// loss recovery (RFC 5681, 6582, 6675)
 	dupAcks    int
@@ -536,7 +538,13 @@ func (c *PCB) initConn(mtu int) {
 		c.cc = f()
 	}
 	if c.cc == nil {
-		c.cc, _ = newCC(p.cfg.CongestionControl)
+		if p.cfg.CongestionControl == "cubic" {
+			// the default algorithm lives in the PCB: no allocation of its own
+			c.cubic = cc.Cubic{FastConvergence: true}
+			c.cc = &c.cubic
+		} else {
+			c.cc, _ = newCC(p.cfg.CongestionControl)
+		}
 	}
 	c.sack = newScoreboard()
 	c.tsOffset = uint32(p.s.Random())

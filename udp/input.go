@@ -53,6 +53,9 @@ func (p *Protocol) Deliver(pk *stack.Packet) bool {
 	info := &p.info
 	*info = RecvInfo{Src: src, Dst: pk.Dst, NIC: pk.NIC, TTL: pk.TTL, TOS: pk.TOS,
 		Broadcast: pk.Broadcast, Multicast: pk.Multicast}
+	if pk.IPv6 && pk.Src.IsLinkLocalUnicast() {
+		info.Src = netip.AddrPortFrom(pk.Src.WithZone(p.s.InterfaceName(pk.NIC)), sport)
+	}
 
 	if pk.Broadcast || pk.Multicast || pk.Dst == limitedBroadcast || pk.Dst.IsMulticast() {
 		return p.deliverMulti(lite, src, pk.Dst, dport, data, info)

@@ -21,7 +21,7 @@ func (c *PCB) Send(data []byte) error {
 	if !c.conn {
 		return ErrNotConnected
 	}
-	return c.SendTo(data, c.remote)
+	return c.SendTo(data, c.remoteZoned())
 }
 
 // SendTo sends data (copied) to dst. An unbound PCB is bound to a random

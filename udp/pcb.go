@@ -9,7 +9,9 @@ import (
 // RecvInfo describes a received datagram. The OnRecv callback gets a
 // pointer that is valid only during the call.
 type RecvInfo struct {
-	// Src is the sender's address and port.
+	// Src is the sender's address and port. An IPv6 link-local source
+	// carries the arrival interface's name as its zone (RFC 4007), so a
+	// reply sent to Src leaves on that interface.
 	Src netip.AddrPort
 	// Dst is the datagram's destination address (ours, a broadcast or a
 	// multicast group).
@@ -46,6 +48,8 @@ type PCB struct {
 	mcastTTL  uint8
 	mcastLoop bool
 	mcastNIC  stack.NIC
+
+	zone string // the zone of a link-local or multicast remote given to Connect
 
 	onRecv func(c *PCB, data []byte, info *RecvInfo)
 	onErr  func(c *PCB, err error)
@@ -94,7 +98,7 @@ func (c *PCB) Bind(local netip.AddrPort) error {
 	c.bindAddr, c.port = a, port
 	c.local = a
 	if c.conn && a.IsUnspecified() {
-		c.local = c.p.sourceFor(c, c.remote.Addr())
+		c.local = c.p.sourceFor(c, c.remoteZoned().Addr())
 	}
 	return nil
 }
@@ -197,7 +201,7 @@ func (c *PCB) Connect(remote netip.AddrPort) error {
 		}
 		c.bindAddr, c.local, c.port = anyAddr, anyAddr, port
 	}
-	local := c.p.sourceFor(c, ra)
+	local := c.p.sourceFor(c, ra.WithZone(remote.Addr().Zone()))
 	for _, x := range c.p.pcbs {
 		if x != c && x.lite == c.lite && x.port == c.port && x.conn && x.remote == r &&
 			(x.local == local || x.local.IsUnspecified() || local.IsUnspecified()) {
@@ -205,13 +209,17 @@ func (c *PCB) Connect(remote netip.AddrPort) error {
 		}
 	}
 	c.remote, c.conn, c.local = r, true, local
+	c.zone = ""
+	if z := remote.Addr().Zone(); z != "" && (ra.IsLinkLocalUnicast() || ra.IsMulticast()) {
+		c.zone = z // kept for sending: the zone picks the interface (RFC 4007)
+	}
 	return nil
 }
 
 // Disconnect removes c's remote; c keeps its port and bound address and
 // receives from everyone again.
 func (c *PCB) Disconnect() {
-	c.remote, c.conn = netip.AddrPort{}, false
+	c.remote, c.conn, c.zone = netip.AddrPort{}, false, ""
 	c.local = c.bindAddr
 }
 
@@ -277,7 +285,15 @@ func (c *PCB) LocalAddr() netip.AddrPort {
 
 // RemoteAddr returns c's remote address, or the zero AddrPort when c is
 // not connected.
-func (c *PCB) RemoteAddr() netip.AddrPort { return c.remote }
+func (c *PCB) RemoteAddr() netip.AddrPort { return c.remoteZoned() }
+
+// remoteZoned is c's remote with the zone Connect was given, if any.
+func (c *PCB) remoteZoned() netip.AddrPort {
+	if c.zone == "" {
+		return c.remote
+	}
+	return netip.AddrPortFrom(c.remote.Addr().WithZone(c.zone), c.remote.Port())
+}
 
 // IsLite reports whether c is a UDP-Lite PCB.
 func (c *PCB) IsLite() bool { return c.lite }

@@ -14,40 +14,48 @@ import (
 //
 // The loop adds 8 bytes at a time into a 64-bit accumulator with end-around
 // carry, which is equivalent to adding 16-bit words because 2^16 ≡ 1
-// modulo 2^16-1.
+// modulo 2^16-1. It loads the words in the machine's little-endian order
+// (no byte swap per load) and swaps the folded 16-bit sum once at the end:
+// the one's complement sum is independent of byte order up to that swap
+// (RFC 1071 section 2(B)).
 func Sum(b []byte, initial uint32) uint32 {
-	acc := uint64(initial)
-	var c uint64
-	for len(b) >= 32 {
-		acc, c = bits.Add64(acc, binary.BigEndian.Uint64(b[0:8]), 0)
-		acc, c = bits.Add64(acc, binary.BigEndian.Uint64(b[8:16]), c)
-		acc, c = bits.Add64(acc, binary.BigEndian.Uint64(b[16:24]), c)
-		acc, c = bits.Add64(acc, binary.BigEndian.Uint64(b[24:32]), c)
+	var acc, c uint64
+	for len(b) >= 64 {
+		acc, c = bits.Add64(acc, binary.LittleEndian.Uint64(b[0:8]), 0)
+		acc, c = bits.Add64(acc, binary.LittleEndian.Uint64(b[8:16]), c)
+		acc, c = bits.Add64(acc, binary.LittleEndian.Uint64(b[16:24]), c)
+		acc, c = bits.Add64(acc, binary.LittleEndian.Uint64(b[24:32]), c)
+		acc, c = bits.Add64(acc, binary.LittleEndian.Uint64(b[32:40]), c)
+		acc, c = bits.Add64(acc, binary.LittleEndian.Uint64(b[40:48]), c)
+		acc, c = bits.Add64(acc, binary.LittleEndian.Uint64(b[48:56]), c)
+		acc, c = bits.Add64(acc, binary.LittleEndian.Uint64(b[56:64]), c)
 		acc += c // cannot overflow: acc <= 2^64-2 after a carry
-		b = b[32:]
+		b = b[64:]
 	}
 	for len(b) >= 8 {
-		acc, c = bits.Add64(acc, binary.BigEndian.Uint64(b), 0)
+		acc, c = bits.Add64(acc, binary.LittleEndian.Uint64(b), 0)
 		acc += c
 		b = b[8:]
 	}
 	if len(b) >= 4 {
-		acc, c = bits.Add64(acc, uint64(binary.BigEndian.Uint32(b)), 0)
+		acc, c = bits.Add64(acc, uint64(binary.LittleEndian.Uint32(b)), 0)
 		acc += c
 		b = b[4:]
 	}
 	if len(b) >= 2 {
-		acc, c = bits.Add64(acc, uint64(binary.BigEndian.Uint16(b)), 0)
+		acc, c = bits.Add64(acc, uint64(binary.LittleEndian.Uint16(b)), 0)
 		acc += c
 		b = b[2:]
 	}
 	if len(b) == 1 {
-		acc, c = bits.Add64(acc, uint64(b[0])<<8, 0)
+		// the odd byte is the high-order byte of a big-endian word, the
+		// low-order byte of a little-endian one
+		acc, c = bits.Add64(acc, uint64(b[0]), 0)
 		acc += c
 	}
-	// Fold 64 -> 32 bits with end-around carry.
-	s, c32 := bits.Add32(uint32(acc), uint32(acc>>32), 0)
-	return s + c32
+	// Fold 64 -> 16 bits with end-around carry (a nonzero sum never folds
+	// to 0), swap to big-endian order and add to initial.
+	return add32(initial, swap16(fold64(acc)))
 }
 
 // Fold folds the carries of a Sum accumulator into 16 bits and complements

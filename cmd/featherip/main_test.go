@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/featherip/featherip/link"
 	"github.com/featherip/featherip/link/pipe"
 )
 
@@ -91,7 +92,7 @@ func TestReadyLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, _ := pipe.New(pipe.Config{})
-	line := readyLine(o, a)
+	line := readyLine(o, []link.Link{a}, nil)
 	want := "ready fip0 10.0.0.2/24 10.0.1.2/24 mac 02:00:00:00:00:01 host 10.0.0.1/24  tcp: echo 7, discard 9, chargen 19, iperf 5001  status: http://10.0.0.2/  try: ping 10.0.0.2; echo hi | socat - udp:10.0.0.2:7; iperf -c 10.0.0.2"
 	if line != want {
 		t.Fatalf("ready line\n%q\nwant\n%q", line, want)

@@ -46,6 +46,21 @@ Examples:
   sudo featherip up --tap tap1 --host-addr 10.9.0.1/24 --addr 10.9.0.2/24 --addr 10.9.0.3/24
   sudo featherip up --pcap /tmp/fip.pcap        capture every frame (open in wireshark)
   sudo featherip up --host-addr none --addr 10.0.0.2/24 --gateway 10.0.0.1
+
+IPv6: featherip forms a link-local address (and SLAAC addresses from router
+advertisements) on every device; the ready line lists the usable ones and
+later changes print as "address added|removed|duplicate DEVICE ADDRESS".
+  sudo featherip up --addr6 fd00:7::2/64 --host-addr6 fd00:7::1/64
+      then: ping -6 fd00:7::2   or   ping -6 -I fip0 fe80::... (from the ready line)
+  sudo featherip up --addr6 2001:db8:7::2/64 --gateway6 2001:db8:7::1
+
+Several devices: repeat --tap, each as NAME[,PREFIX...][,host=PREFIX...]
+(PREFIX: featherip's IPv4 or IPv6 address on it; host=PREFIX: the kernel
+side's); --addr, --addr6, --host-addr, --host-addr6 then do not apply.
+With --forward featherip routes between them (IPv4 and IPv6):
+  sudo featherip up --forward \
+      --tap fa0,10.1.0.1/24,fd01::1/64,host=10.1.0.2/24,host=fd01::2/64 \
+      --tap fb0,10.2.0.1/24,fd02::1/64,host=10.2.0.2/24,host=fd02::2/64
 `
 
 // prefixList is a repeatable --addr flag.
@@ -77,6 +92,10 @@ type upOptions struct {
 	gateway  netip.Addr
 	mtu      int
 	pcapFile string
+	v6       ipv6Options // ipv6.go
+	taps     tapList     // forward.go
+	forward  bool
+	devs     []devConfig // the devices to run on, from the flags (forward.go)
 }
 
 func parseUp(args []string, stderr io.Writer) (*upOptions, error) {
@@ -88,21 +107,22 @@ func parseUp(args []string, stderr io.Writer) (*upOptions, error) {
 		fs.PrintDefaults()
 		fmt.Fprint(fs.Output(), upExamples)
 	}
-	fs.StringVar(&o.tap, "tap", "fip0", "TAP device `name`; created if missing, removed on exit if created")
+	fs.Var(&o.taps, "tap", "TAP device `name` (default fip0); created if missing, removed on exit if created; repeatable as NAME[,PREFIX...][,host=PREFIX...] (see below)")
 	fs.StringVar(&o.hostAddr, "host-addr", "192.168.7.1/24", "`prefix` for the kernel side of the TAP device; none leaves its addresses alone")
 	fs.Var(&o.addrs, "addr", "featherip's IPv4 `prefix` (repeatable; default 192.168.7.2/24)")
 	gw := fs.String("gateway", "", "default gateway `address` for featherip (optional)")
 	fs.IntVar(&o.mtu, "mtu", 1500, "IP MTU of the TAP device and of featherip")
-	fs.StringVar(&o.pcapFile, "pcap", "", "write every frame featherip sends and receives to this pcap `file`")
+	fs.StringVar(&o.pcapFile, "pcap", "", "write every frame featherip sends and receives on the first device to this pcap `file`")
+	o.registerIPv6Flags(fs)
+	o.registerForwardFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if o.tap == "" || len(o.tap) > 15 || strings.ContainsAny(o.tap, "/ \t") {
-		return nil, fmt.Errorf("--tap %q: want an interface name of 1 to 15 characters without spaces or /", o.tap)
-	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if len(o.addrs) == 0 {
 		o.addrs = prefixList{netip.MustParsePrefix("192.168.7.2/24")}
 	}
@@ -127,6 +147,12 @@ func parseUp(args []string, stderr io.Writer) (*upOptions, error) {
 	}
 	if o.mtu < 68 || o.mtu > 65535 {
 		return nil, fmt.Errorf("--mtu %d: want 68 to 65535", o.mtu)
+	}
+	if err := o.checkIPv6(); err != nil {
+		return nil, err
+	}
+	if err := o.buildDevices(set); err != nil {
+		return nil, err
 	}
 	return o, nil
 }
@@ -157,30 +183,36 @@ func cmdUp(args []string, stdout, stderr io.Writer) int {
 
 // up runs the host until ctx is done.
 func up(ctx context.Context, o *upOptions, stdout io.Writer) (err error) {
-	dev, err := openTAP(o.tap, o.mtu)
+	devs, err := openDevices(o) // devices.go: every --tap, kernel sides configured
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if cerr := dev.remove(); cerr != nil && err == nil {
-			err = cerr
+		for _, d := range devs {
+			if cerr := d.remove(); cerr != nil && err == nil {
+				err = cerr
+			}
 		}
 	}()
-	if err := configureKernel(dev.link.Name(), o.hostPfx); err != nil {
-		dev.link.Close()
-		return err
+	links := make([]link.Link, len(devs))
+	for i, d := range devs {
+		links[i] = d.link
+	}
+	closeLinks := func() {
+		for _, l := range links {
+			l.Close()
+		}
 	}
 
-	var l link.Link = dev.link
 	var pcapFile *os.File
 	if o.pcapFile != "" {
 		pcapFile, err = os.Create(o.pcapFile)
 		if err != nil {
-			dev.link.Close()
+			closeLinks()
 			return fmt.Errorf("--pcap: %w", err)
 		}
 		bw := bufio.NewWriterSize(pcapFile, 64<<10)
-		l = pcap.Wrap(l, bw, pcap.Options{})
+		links[0] = pcap.Wrap(links[0], bw, pcap.Options{})
 		defer func() {
 			if cerr := pcapFile.Close(); cerr != nil && err == nil {
 				err = fmt.Errorf("--pcap: %w", cerr)
@@ -188,14 +220,15 @@ func up(ctx context.Context, o *upOptions, stdout io.Writer) (err error) {
 		}()
 	}
 
-	h, err := featherip.New(featherip.Config{})
+	l := links[0]
+	ev := newAddrEvents(stdout) // ipv6.go: address lines after the ready line
+	h, err := featherip.New(featherip.Config{Stack: o.stackConfig(ev)})
 	if err != nil {
-		l.Close()
+		closeLinks()
 		return err
 	}
-	_, err = h.AddInterface(l, featherip.InterfaceConfig{Name: o.tap, Addrs: o.addrs, Gateway: o.gateway, MTU: min(o.mtu, l.MTU())})
+	nics, err := addDevices(h, o, links, ev)
 	if err != nil {
-		l.Close()
 		h.Close()
 		return err
 	}
@@ -226,8 +259,18 @@ func up(ctx context.Context, o *upOptions, stdout io.Writer) (err error) {
 		return err
 	}
 
+	if !o.v6.noIPv6 {
+		waitLinkLocal(h, ev, nics, dadWait)
+	}
 	// under the lock: the services' report lines never interleave with it
-	h.Do(func(*stack.Stack) { fmt.Fprintln(stdout, readyLine(o, l)) })
+	h.Do(func(s *stack.Stack) {
+		addrs6 := make([][]netip.Prefix, len(nics))
+		for i, nic := range nics {
+			addrs6[i] = ev.usable6(s, nic, o.devs[i].addrs6)
+		}
+		fmt.Fprintln(stdout, readyLine(o, links, addrs6))
+		ev.setReady()
+	})
 	<-ctx.Done()
 
 	stopStatus()
@@ -239,6 +282,7 @@ func up(ctx context.Context, o *upOptions, stdout io.Writer) (err error) {
 	h.Do(func(*stack.Stack) {
 		svcCopy, tcpCopy, tcpStats = svc, tsvc, h.TCP().Stats()
 		tsvc.report = nil // no report lines after the counters
+		ev.out = nil
 	})
 	var buf bytes.Buffer
 	fmt.Fprintln(&buf, "stopped; counters:")
@@ -287,24 +331,4 @@ func startServices(h *featherip.Host, svc *services) error {
 		svc.DiscardBytes += uint64(len(data))
 	})
 	return nil
-}
-
-// readyLine is the one line that says featherip runs and how to reach it.
-func readyLine(o *upOptions, l link.Link) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "ready %s", o.tap)
-	for _, a := range o.addrs {
-		fmt.Fprintf(&b, " %v", a)
-	}
-	if hw := l.HardwareAddr(); hw != nil {
-		fmt.Fprintf(&b, " mac %v", hw)
-	}
-	if o.hostPfx.IsValid() {
-		fmt.Fprintf(&b, " host %v", o.hostPfx)
-	}
-	a := o.addrs[0].Addr()
-	fmt.Fprintf(&b, "  tcp: echo %d, discard %d, chargen %d, iperf %d", portEcho, portDiscard, portChargen, portIperf)
-	fmt.Fprintf(&b, "  status: http://%v/", a)
-	fmt.Fprintf(&b, "  try: ping %v; echo hi | socat - udp:%v:7; iperf -c %v", a, a, a)
-	return b.String()
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/featherip/featherip/link"
+	"github.com/featherip/featherip/wire"
 )
 
 // Open opens a TAP device; it needs Linux.
@@ -37,3 +38,6 @@ func (l *Link) ReceiveMeta([]byte) (int, link.RxMeta, error) {
 func (l *Link) ReceiveBatch([][]byte, []int, []link.RxMeta) (int, error) {
 	return 0, errors.ErrUnsupported
 }
+
+// SetMulticast fails: TAP devices need Linux.
+func (l *Link) SetMulticast([]wire.MAC) error { return errors.ErrUnsupported }

@@ -8,6 +8,11 @@
 // the same wire (Config.MAC, random locally administered by default), as if
 // the kernel and featherip were two hosts on one Ethernet segment.
 //
+// Multicast: the Link implements stack.MulticastFilter (SetMulticast) with
+// the device's transmit filter (TUNSETTXFILTER), so the kernel passes only
+// frames to featherip's MAC, to broadcast and to the joined groups' MACs.
+// Until the first SetMulticast the device passes every frame.
+//
 // Offloads (Config.VnetHdr): the device is opened with IFF_VNET_HDR, a
 // 10-byte legacy virtio_net_hdr (TUNSETVNETHDRSZ) in native byte order,
 // and TUNSETOFFLOAD with TUN_F_CSUM|TUN_F_TSO4|TUN_F_TSO6. The kernel then
@@ -92,6 +97,11 @@ type Link struct {
 	sent, sentBytes, received, receivedBytes, sendErrors, tooLong atomic.Uint64
 	gsoSent, groReceived, csumPartialIn, csumValidIn, badVnetHdr  atomic.Uint64
 }
+
+// MaxMulticastFilter is the number of multicast groups SetMulticast lists
+// for the kernel; with more it lets every multicast frame through
+// (TUN_FLT_ALLMULTI).
+const MaxMulticastFilter = 64
 
 // ErrInUse is returned (wrapped) when the named device is already attached
 // to another file descriptor.
