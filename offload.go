@@ -6,6 +6,7 @@ import (
 
 	"github.com/featherip/featherip/link"
 	"github.com/featherip/featherip/stack"
+	"github.com/featherip/featherip/wire"
 )
 
 // Offloads: a link that implements link.OffloadLink with GSOMaxSize > 0
@@ -27,6 +28,17 @@ type gsoLink struct {
 }
 
 func (g gsoLink) GSOMaxSize() int { return g.max }
+
+// SetMulticast passes the stack's multicast filter on to the link when it
+// has one (stack.MulticastFilter); a link without a filter passes every
+// multicast frame, a superset of what the stack asks for, so there is
+// nothing to do.
+func (g gsoLink) SetMulticast(macs []wire.MAC) error {
+	if f, ok := g.OffloadLink.(stack.MulticastFilter); ok {
+		return f.SetMulticast(macs)
+	}
+	return nil
+}
 
 func (g gsoLink) SendGSO(frame []byte, f stack.GSOFrame) error {
 	lg := link.GSO{HdrLen: f.HdrLen, Size: f.Size, CsumStart: f.CsumStart, CsumOffset: f.CsumOffset}
