@@ -609,3 +609,48 @@ func TestStatsTCP(t *testing.T) {
 		t.Errorf("Stats().TCP.ActiveOpens = %d, want %d", got, before+1)
 	}
 }
+
+// TestUDP6SocketAllocs: a steady-state request/response over ::1 between
+// a udp6 socket and a dual-stack one allocates nothing.
+func TestUDP6SocketAllocs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	h, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	srv, err := h.ListenUDPAddrPort("udp", netip.AddrPortFrom(netip.Addr{}, 9201))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, err := h.ListenUDPAddrPort("udp6", netip.MustParseAddrPort("[::1]:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := make([]byte, 200)
+	buf := make([]byte, 2000)
+	to := netip.MustParseAddrPort("[::1]:9201")
+	round := func() {
+		if _, err := cli.WriteToUDPAddrPort(msg, to); err != nil {
+			t.Fatal(err)
+		}
+		n, from, err := srv.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := srv.WriteToUDPAddrPort(buf[:n], from); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := cli.ReadFromUDPAddrPort(buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 100 {
+		round()
+	}
+	if n := testing.AllocsPerRun(200, round); n != 0 {
+		t.Errorf("%v allocations per UDP round trip over ::1, want 0", n)
+	}
+}

@@ -18,7 +18,6 @@ import (
 	"github.com/featherip/featherip/link"
 	"github.com/featherip/featherip/link/pcap"
 	"github.com/featherip/featherip/stack"
-	"github.com/featherip/featherip/tcp"
 	"github.com/featherip/featherip/udp"
 )
 
@@ -247,11 +246,10 @@ func up(ctx context.Context, o *upOptions, stdout io.Writer) (err error) {
 	// the status page (status.go): net/http over featherip's socket API
 	stopStatus, err := startStatus(h, func() any {
 		var x struct {
-			TCP         tcp.Stats
 			Services    services
 			TCPServices tcpServices
 		}
-		h.Do(func(*stack.Stack) { x.TCP, x.Services, x.TCPServices = h.TCP().Stats(), svc, tsvc })
+		h.Do(func(*stack.Stack) { x.Services, x.TCPServices = svc, tsvc })
 		return x
 	})
 	if err != nil {
@@ -278,9 +276,8 @@ func up(ctx context.Context, o *upOptions, stdout io.Writer) (err error) {
 	st := h.Stats()
 	var svcCopy services
 	var tcpCopy tcpServices
-	var tcpStats tcp.Stats
 	h.Do(func(*stack.Stack) {
-		svcCopy, tcpCopy, tcpStats = svc, tsvc, h.TCP().Stats()
+		svcCopy, tcpCopy = svc, tsvc
 		tsvc.report = nil // no report lines after the counters
 		ev.out = nil
 	})
@@ -288,10 +285,9 @@ func up(ctx context.Context, o *upOptions, stdout io.Writer) (err error) {
 	fmt.Fprintln(&buf, "stopped; counters:")
 	printCounters(&buf, st)
 	printCounters(&buf, struct {
-		TCP         tcp.Stats
 		Services    services
 		TCPServices tcpServices
-	}{tcpStats, svcCopy, tcpCopy})
+	}{svcCopy, tcpCopy})
 	stdout.Write(buf.Bytes())
 	if pl, ok := l.(interface{ Err() error }); ok && pl.Err() != nil {
 		return fmt.Errorf("--pcap: %w", pl.Err())
