@@ -85,3 +85,22 @@ func rrBench(b *testing.B, f func(int) (Latency, error)) {
 
 func BenchmarkFipUDPRRConn(b *testing.B) { rrBench(b, FipUDPRRConn) }
 func BenchmarkGvUDPRRConn(b *testing.B)  { rrBench(b, GvUDPRRConn) }
+
+// BenchmarkFipTCPIdle1000 and BenchmarkGvTCPIdle1000 build 1,000 idle
+// established connections per op and report the heap each costs (both
+// ends); the -memprofile shows where a connection's memory goes.
+func BenchmarkFipTCPIdle1000(b *testing.B) { idleBench(b, FipTCP{}) }
+
+// BenchmarkGvTCPIdle1000 is the same for gVisor.
+func BenchmarkGvTCPIdle1000(b *testing.B) { idleBench(b, GvTCP{}) }
+
+func idleBench(b *testing.B, s TCPStack) {
+	b.ReportAllocs()
+	for range b.N {
+		h, err := s.IdleConns(1000)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(h, "heapB/conn")
+	}
+}

@@ -105,10 +105,13 @@ type Options struct {
 	HeapStacks int
 	// IdleConns are the connection counts of the idle-connection heap figure.
 	IdleConns []int
+	// TAPSeconds is the length of each TAP iperf run; 0 leaves the TAP
+	// figures out.
+	TAPSeconds int
 }
 
 // DefaultOptions are what make bench uses.
-var DefaultOptions = Options{RRCount: 20000, HeapStacks: 200, IdleConns: []int{1000, 10000}}
+var DefaultOptions = Options{RRCount: 20000, HeapStacks: 200, IdleConns: []int{1000, 10000}, TAPSeconds: 2}
 
 // Experiments lists every figure of the report, featherip first, gVisor
 // second. fipTCP and gvTCP are the stacks' TCP sides.
@@ -183,6 +186,25 @@ func Experiments(o Options, fipTCP, gvTCP TCPStack) []Experiment {
 			Name: "TCP RR " + api.String(), Fip: rr(fipTCP), Gv: rr(gvTCP),
 			Rows: lat(fmt.Sprintf("TCP 1-byte request/response, %v API", api)),
 		})
+	}
+	if o.TAPSeconds > 0 {
+		for _, dir := range []TAPDir{TAPIn, TAPOut} {
+			for _, off := range []bool{false, true} {
+				what := "TAP, Linux iperf 2 client -> stack, 1 stream"
+				if dir == TAPOut {
+					what = "TAP, stack -> Linux iperf 2 server, 1 stream"
+				}
+				if off {
+					what += ", offloads on (featherip: vnet header, TSO, GRO, checksum offload; gVisor fdbased: GRO, RX checksum offload)"
+				} else {
+					what += ", offloads off"
+				}
+				ex = append(ex, Experiment{
+					Name: what, Fip: FipTAP(dir, off, o.TAPSeconds), Gv: GvTAP(dir, off, o.TAPSeconds),
+					Rows: []Row{{what, mMbits, "Mbit/s", true}},
+				})
+			}
+		}
 	}
 	return ex
 }

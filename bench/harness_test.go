@@ -2,7 +2,6 @@ package bench
 
 import (
 	"bytes"
-	"errors"
 	"flag"
 	"net/netip"
 	"strings"
@@ -177,7 +176,7 @@ func TestMinimalStackHeap(t *testing.T) {
 
 func TestGvTCPHarness(t *testing.T) { testTCPHarness(t, GvTCP{}, []API{APICallback, APINetConn}) }
 
-func TestFipTCPHarness(t *testing.T) { testTCPHarness(t, FipTCP{}, []API{APICallback}) }
+func TestFipTCPHarness(t *testing.T) { testTCPHarness(t, FipTCP{}, []API{APICallback, APINetConn}) }
 
 // testTCPHarness runs every TCP figure of s briefly: each fails itself when
 // bytes go missing or connections do not come up or go down.
@@ -214,17 +213,6 @@ func testTCPHarness(t *testing.T, s TCPStack, apis []API) {
 	}
 	if r := testing.Benchmark(f); r.N != 20 {
 		t.Fatalf("conn setup failed: %+v", r)
-	}
-}
-
-// TestFipNetConnNotYetMeasured: featherip's net.Conn rows say so instead
-// of producing numbers until the concurrent shell offers TCP.
-func TestFipNetConnNotYetMeasured(t *testing.T) {
-	if _, err := (FipTCP{}).Bulk(1500, 1, APINetConn); !errors.Is(err, ErrNotYetMeasured) {
-		t.Fatalf("Bulk net.Conn: %v, want ErrNotYetMeasured", err)
-	}
-	if _, err := (FipTCP{}).RR(APINetConn, 10); !errors.Is(err, ErrNotYetMeasured) {
-		t.Fatalf("RR net.Conn: %v, want ErrNotYetMeasured", err)
 	}
 }
 

@@ -50,6 +50,10 @@ func (s *sideRuns) value(metric string) Value {
 		if errors.Is(s.err, ErrNotYetMeasured) {
 			return Value{Note: "not yet measured"}
 		}
+		if errors.Is(s.err, ErrUnavailable) {
+			// "unavailable: needs root" -> "needs root"
+			return Value{Note: strings.TrimPrefix(s.err.Error(), ErrUnavailable.Error()+": ")}
+		}
 		return Value{Note: "failed: " + s.err.Error()}
 	}
 	var v []float64

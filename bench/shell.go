@@ -7,6 +7,7 @@ import (
 	"github.com/featherip/featherip"
 	"github.com/featherip/featherip/link/pipe"
 	"github.com/featherip/featherip/stack"
+	"github.com/featherip/featherip/tcp"
 	"github.com/featherip/featherip/wire"
 )
 
@@ -16,14 +17,20 @@ import (
 // featherip's counterpart of a started GvPair, for the net.Conn and
 // net.PacketConn figures.
 type FipShellPair struct {
-	A, B *featherip.Host
+	A, B   *featherip.Host
+	ea, eb *pipe.End // the link's ends, for its drop counters
 }
 
 // NewFipShellPair builds the pair at the given IP MTU.
 func NewFipShellPair(mtu int) (*FipShellPair, error) {
+	return newFipShellPair(mtu, tcp.Config{})
+}
+
+// newFipShellPair builds the pair with the given TCP configuration.
+func newFipShellPair(mtu int, tcfg tcp.Config) (*FipShellPair, error) {
 	ea, eb := pipe.New(pipe.Config{MTU: mtu, QueueLen: 1024})
 	mk := func(end *pipe.End, addr, peer netip.Addr, peerMAC net.HardwareAddr) (*featherip.Host, error) {
-		h, err := featherip.New(featherip.Config{Stack: stack.Config{ARP: stack.ARPConfig{Announcements: -1}}})
+		h, err := featherip.New(featherip.Config{Stack: stack.Config{ARP: stack.ARPConfig{Announcements: -1}}, TCP: tcfg})
 		if err != nil {
 			return nil, err
 		}
@@ -48,7 +55,7 @@ func NewFipShellPair(mtu int) (*FipShellPair, error) {
 		a.Close()
 		return nil, err
 	}
-	return &FipShellPair{A: a, B: b}, nil
+	return &FipShellPair{A: a, B: b, ea: ea, eb: eb}, nil
 }
 
 // Close closes both hosts and their links.

@@ -30,8 +30,8 @@ func (a API) String() string {
 // yet; the report prints "not yet measured" for it, never a number.
 var ErrNotYetMeasured = errors.New("not yet measured")
 
-// TCPStack is what the TCP figures need from a stack. GvTCP implements it
-// fully; FipTCP is filled in when featherip's tcp package lands.
+// TCPStack is what the TCP figures need from a stack. GvTCP
+// and FipTCP implement it.
 type TCPStack interface {
 	// Bulk returns a benchmark of one-way bulk transfer over conns
 	// connections at the given IP MTU: one op is one 64 KiB chunk

@@ -13,8 +13,9 @@ import (
 
 // FipTCP is featherip's side of the TCP figures, with the callback API of
 // package tcp on a FipPair pumped by the caller's goroutine (as the UDP
-// figures are). The net.Conn rows need featherip's concurrent shell, which
-// has no TCP net.Conn yet: they return ErrNotYetMeasured.
+// figures are). The net.Conn rows use featherip's concurrent shell: the
+// TCPConn and TCPListener of two featherip.Hosts on a real-time pipe
+// (FipShellPair), with goroutines of their own, as gVisor's gonet rows do.
 //
 // The TCP layers use their defaults (64 KiB send and receive buffers,
 // CUBIC, SACK, timestamps, window scaling, 40 ms delayed ACK) except
@@ -23,13 +24,16 @@ type FipTCP struct{}
 
 var _ TCPStack = FipTCP{}
 
-// errNoFipConn says why the net.Conn rows have no featherip number.
-var errNoFipConn = fmt.Errorf("%w (featherip's net.Conn shell for TCP is not ready)", ErrNotYetMeasured)
-
 // fipTCPPair is a FipPair with a TCP layer on each host.
 type fipTCPPair struct {
 	*FipPair
 	ta, tb *tcp.Protocol
+
+	// dial's OnConnected callback and its result, made once per pair so
+	// that a dial allocates nothing in the harness
+	onConnected func(*tcp.PCB, error)
+	connDone    bool
+	connErr     error
 }
 
 func newFipTCPPair(mtu, maxPCBs int) (*fipTCPPair, error) {
@@ -46,7 +50,9 @@ func newFipTCPPair(mtu, maxPCBs int) (*fipTCPPair, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &fipTCPPair{FipPair: p, ta: ta, tb: tb}, nil
+	tp := &fipTCPPair{FipPair: p, ta: ta, tb: tb}
+	tp.onConnected = func(_ *tcp.PCB, err error) { tp.connDone, tp.connErr = true, err }
+	return tp, nil
 }
 
 // waitTimer is what the pumped loop does when no frame moves and it still
@@ -114,16 +120,16 @@ func (p *fipTCPPair) dial() (*tcp.PCB, error) {
 	if err != nil {
 		return nil, err
 	}
-	done, cerr := false, error(nil)
-	c.OnConnected(func(_ *tcp.PCB, err error) { done, cerr = true, err })
+	p.connDone, p.connErr = false, nil
+	c.OnConnected(p.onConnected)
 	if err := c.Connect(netip.AddrPortFrom(AddrB, tcpPort)); err != nil {
 		return nil, err
 	}
-	if err := p.pumpUntil(func() bool { return done }); err != nil {
+	if err := p.pumpUntil(func() bool { return p.connDone }); err != nil {
 		return nil, err
 	}
-	if cerr != nil {
-		return nil, fmt.Errorf("featherip connect: %w", cerr)
+	if p.connErr != nil {
+		return nil, fmt.Errorf("featherip connect: %w", p.connErr)
 	}
 	return c, nil
 }
@@ -133,7 +139,7 @@ func (p *fipTCPPair) dial() (*tcp.PCB, error) {
 // copies the data into an application buffer (automatic Recved).
 func (FipTCP) Bulk(mtu, conns int, api API) (func(*testing.B), error) {
 	if api == APINetConn {
-		return nil, errNoFipConn
+		return fipNetBulk(mtu, conns), nil
 	}
 	return func(b *testing.B) {
 		p, err := newFipTCPPair(mtu, conns+16)
@@ -299,7 +305,7 @@ func (FipTCP) IdleConns(n int) (float64, error) {
 // inside the callback; Nagle is off on both ends (as on gVisor's side).
 func (FipTCP) RR(api API, n int) (Latency, error) {
 	if api == APINetConn {
-		return Latency{}, errNoFipConn
+		return fipNetRR(n)
 	}
 	return latencyRR(fipTCPRRSetup, n)
 }

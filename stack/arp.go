@@ -49,9 +49,10 @@ type arpEntry struct {
 }
 
 type arpTable struct {
-	entries []arpEntry
-	queued  int    // datagrams waiting in all queues
-	uses    uint64 // use counter: entries' lastUsed orders them for LRU without reading the clock
+	entries []arpEntry // grown on demand up to max (a stack that never resolves costs nothing)
+	max     int        // ARPConfig.CacheSize
+	queued  int        // datagrams waiting in all queues
+	uses    uint64     // use counter: entries' lastUsed orders them for LRU without reading the clock
 
 	// The earliest ARP timer (entries' timers and the interfaces'
 	// announcements), kept so that NextDeadline and Poll do not scan the
@@ -71,7 +72,24 @@ func (t *arpTable) touch(e *arpEntry) {
 // arpChanged invalidates the cached earliest ARP timer.
 func (s *Stack) arpChanged() { s.arp.dirty = true }
 
-func (t *arpTable) init(c *ARPConfig) { t.entries = make([]arpEntry, c.CacheSize) }
+func (t *arpTable) init(c *ARPConfig) { t.max = c.CacheSize }
+
+// grow appends a free entry when the table is below its bound (doubling
+// the backing array, capped at max) and returns it, or nil at the bound.
+// It moves the entries: pointers to them from before are stale.
+func (t *arpTable) grow() *arpEntry {
+	n := len(t.entries)
+	if n >= t.max {
+		return nil
+	}
+	if n == cap(t.entries) {
+		e := make([]arpEntry, n, min(max(2*n, 8), t.max))
+		copy(e, t.entries)
+		t.entries = e
+	}
+	t.entries = t.entries[:n+1]
+	return &t.entries[n]
+}
 
 func (t *arpTable) find(id NIC, ip netip.Addr) *arpEntry {
 	for i := range t.entries {
@@ -149,6 +167,8 @@ func (s *Stack) RemoveNeighbor(id NIC, ip netip.Addr) error {
 
 // arpNew returns a fresh entry for (id, ip), evicting the least recently
 // used dynamic entry when the cache is full; nil when every entry is static.
+// It may move the table's entries: pointers to entries taken before the
+// call are stale after it.
 func (s *Stack) arpNew(id NIC, ip netip.Addr, static bool) *arpEntry {
 	var victim *arpEntry
 	for i := range s.arp.entries {
@@ -158,6 +178,11 @@ func (s *Stack) arpNew(id NIC, ip netip.Addr, static bool) *arpEntry {
 			break
 		}
 		if e.state != arpStatic && (victim == nil || e.lastUsed < victim.lastUsed) {
+			victim = e
+		}
+	}
+	if victim == nil || victim.state != arpFree {
+		if e := s.arp.grow(); e != nil {
 			victim = e
 		}
 	}

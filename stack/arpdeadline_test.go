@@ -17,6 +17,9 @@ import (
 // ARP timer in the past.
 func TestARPDeadlineCache(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.ARP.CacheSize = 8 })
+	if len(e.s.arp.entries) != 0 {
+		t.Fatalf("a stack that resolved nothing holds %d ARP entries", len(e.s.arp.entries))
+	}
 	r := rand.New(rand.NewPCG(3, 4))
 	ip := func() netip.Addr { return netip.AddrFrom4([4]byte{192, 168, 7, byte(2 + r.IntN(12))}) }
 	mac := func(a netip.Addr) wire.MAC { return wire.MAC{2, 0, 0, 0, 9, a.As4()[3]} }
@@ -26,6 +29,9 @@ func TestARPDeadlineCache(t *testing.T) {
 		wt, wok := e.s.arpScanDeadline()
 		if gt != wt || gok != wok {
 			t.Fatalf("step %d (%s): cached ARP deadline %v %v, scan %v %v", step, what, gt, gok, wt, wok)
+		}
+		if n, c := len(e.s.arp.entries), cap(e.s.arp.entries); n > 8 || c > 8 {
+			t.Fatalf("step %d (%s): ARP table of %d entries (capacity %d), bound 8", step, what, n, c)
 		}
 	}
 	for step := range 3000 {

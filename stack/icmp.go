@@ -222,7 +222,7 @@ func (s *Stack) icmpErrorInput(p *Packet, m wire.ICMPv4) {
 		s.stats.ICMP.InErrorsIgnored++ // quotes a non-first fragment: no transport header
 		return
 	}
-	t := s.transports[q[9]]
+	t := s.transport(q[9])
 	if t == nil {
 		return
 	}

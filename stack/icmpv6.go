@@ -235,7 +235,7 @@ func (s *Stack) icmpv6ErrorInput(p *Packet, m wire.ICMPv6) {
 		st.InErrorsIgnored++ // no upper-layer header to match
 		return
 	}
-	t := s.transports[proto]
+	t := s.transport(proto)
 	if t == nil || proto == wire.ProtoICMPv6 || !s.takesIPv6(proto) {
 		return
 	}

@@ -150,7 +150,7 @@ func (s *Stack) deliver(n *nic, ip wire.IPv4, bcast, mcast bool) {
 		s.stats.IP.InDelivers++
 		s.igmpInput(n, pkt)
 	default:
-		if t := s.transports[pkt.Protocol]; t != nil {
+		if t := s.transport(pkt.Protocol); t != nil {
 			s.stats.IP.InDelivers++
 			t.Deliver(pkt)
 		} else if raw {

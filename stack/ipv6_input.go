@@ -242,7 +242,7 @@ func (s *Stack) deliver6(n *nic, pkt []byte, hdrEnd int, proto uint8, nhOff int,
 	case wire.ProtoNoNext:
 		st.InDelivers++ // nothing follows (RFC 8200 4.7)
 	default:
-		if t := s.transports[proto]; t != nil && s.takesIPv6(proto) {
+		if t := s.transport(proto); t != nil && s.takesIPv6(proto) {
 			st.InDelivers++
 			t.Deliver(pk)
 		} else if raw {
@@ -265,6 +265,6 @@ type IPv6Transport interface {
 }
 
 func (s *Stack) takesIPv6(proto uint8) bool {
-	t, ok := s.transports[proto].(IPv6Transport)
+	t, ok := s.transport(proto).(IPv6Transport)
 	return ok && t.AcceptsIPv6()
 }

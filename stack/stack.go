@@ -286,9 +286,12 @@ type Stack struct {
 
 	ipID uint16
 
-	transports [256]Transport
-	pollers    []Poller
-	raw        [256][]RawHandler
+	// transports by IP protocol number: tidx[proto] is 1 + the index in
+	// tlist, 0 for none (256 bytes instead of 256 interface values)
+	tidx    [256]uint8
+	tlist   []Transport
+	pollers []Poller
+	raw     []rawEntry // raw handlers in registration order (transport.go)
 
 	// scratch values handed to transports and raw handlers, reused per packet
 	// so delivery allocates nothing; depth guards against re-entrant delivery.

@@ -112,20 +112,44 @@ func (s *Stack) RegisterTransport(proto uint8, t Transport) error {
 	if t == nil || proto == ProtoAny {
 		return ErrInvalid
 	}
-	if proto == wire.ProtoICMP || s.transports[proto] != nil {
+	if proto == wire.ProtoICMP || s.transport(proto) != nil {
 		return ErrExists
 	}
-	s.transports[proto] = t
+	for i, x := range s.tlist {
+		if x == nil { // a slot freed by UnregisterTransport
+			s.tlist[i] = t
+			s.tidx[proto] = uint8(i + 1)
+			return nil
+		}
+	}
+	s.tlist = append(s.tlist, t)
+	s.tidx[proto] = uint8(len(s.tlist))
 	return nil
 }
 
 // UnregisterTransport removes the transport of proto.
 func (s *Stack) UnregisterTransport(proto uint8) error {
-	if s.transports[proto] == nil {
+	i := s.tidx[proto]
+	if i == 0 {
 		return ErrNotFound
 	}
-	s.transports[proto] = nil
+	s.tlist[i-1] = nil
+	s.tidx[proto] = 0
 	return nil
+}
+
+// transport returns the transport registered for proto, or nil.
+func (s *Stack) transport(proto uint8) Transport {
+	if i := s.tidx[proto]; i != 0 {
+		return s.tlist[i-1]
+	}
+	return nil
+}
+
+// rawEntry is one registered raw handler and its protocol.
+type rawEntry struct {
+	proto uint8
+	h     RawHandler
 }
 
 // AddRawHandler lets h see every received datagram of proto (ProtoAny: all
@@ -134,17 +158,16 @@ func (s *Stack) AddRawHandler(proto uint8, h RawHandler) {
 	if h == nil {
 		return
 	}
-	s.raw[proto] = append(s.raw[proto], h)
+	s.raw = append(s.raw, rawEntry{proto, h})
 }
 
 // RemoveRawHandler removes h from proto's raw handlers.
 func (s *Stack) RemoveRawHandler(proto uint8, h RawHandler) {
-	l := s.raw[proto]
-	for i, x := range l {
-		if x == h {
-			copy(l[i:], l[i+1:])
-			l[len(l)-1] = nil
-			s.raw[proto] = l[:len(l)-1]
+	for i, x := range s.raw {
+		if x.proto == proto && x.h == h {
+			copy(s.raw[i:], s.raw[i+1:])
+			s.raw[len(s.raw)-1] = rawEntry{}
+			s.raw = s.raw[:len(s.raw)-1]
 			return
 		}
 	}
@@ -153,15 +176,24 @@ func (s *Stack) RemoveRawHandler(proto uint8, h RawHandler) {
 // deliverRaw hands p to the raw handlers of its protocol and of ProtoAny and
 // reports whether there were any.
 func (s *Stack) deliverRaw(p *Packet) bool {
+	if len(s.raw) == 0 {
+		return false
+	}
+	// the protocol's handlers first, then ProtoAny's, each in order
+	// of registration
 	any := false
-	for _, h := range s.raw[p.Protocol] {
-		h.DeliverRaw(p)
-		any = true
+	for _, x := range s.raw {
+		if x.proto == p.Protocol {
+			x.h.DeliverRaw(p)
+			any = true
+		}
 	}
 	if p.Protocol != ProtoAny {
-		for _, h := range s.raw[ProtoAny] {
-			h.DeliverRaw(p)
-			any = true
+		for _, x := range s.raw {
+			if x.proto == ProtoAny {
+				x.h.DeliverRaw(p)
+				any = true
+			}
 		}
 	}
 	return any

@@ -85,7 +85,9 @@ type PCB struct {
 	// timers: absolute deadlines, 0 when not armed; next is their minimum
 	rtoAt, persistAt, delackAt, keepAt, closeAt time.Duration
 	next                                        time.Duration
-	retries                                     int // consecutive timeouts (RTO or SYN)
+	hidx                                        int  // position + 1 in Protocol.theap, 0 when not queued
+	twPrev, twNext                              *PCB // the TIME_WAIT list, while in TIME_WAIT
+	retries                                     int  // consecutive timeouts (RTO or SYN)
 	persistShift                                int
 	keepProbes                                  int
 	lastRecv                                    time.Duration

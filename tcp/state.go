@@ -51,6 +51,40 @@ func (c *PCB) setState(st State) {
 	} else if !wasEst && isEst {
 		c.p.stats.CurrEstab++
 	}
+	if old == TimeWait {
+		c.p.twUnlink(c)
+	}
 	c.state = st
 	c.since = c.p.now
+	if st == TimeWait {
+		c.p.twAppend(c)
+	}
+}
+
+// The TIME_WAIT list links the PCBs in TIME_WAIT in the order they entered
+// it, so the oldest (the first reclaim frees) is at its head without a
+// scan of every PCB.
+
+func (p *Protocol) twAppend(c *PCB) {
+	c.twPrev, c.twNext = p.twTail, nil
+	if p.twTail != nil {
+		p.twTail.twNext = c
+	} else {
+		p.twHead = c
+	}
+	p.twTail = c
+}
+
+func (p *Protocol) twUnlink(c *PCB) {
+	if c.twPrev != nil {
+		c.twPrev.twNext = c.twNext
+	} else if p.twHead == c {
+		p.twHead = c.twNext
+	}
+	if c.twNext != nil {
+		c.twNext.twPrev = c.twPrev
+	} else if p.twTail == c {
+		p.twTail = c.twPrev
+	}
+	c.twPrev, c.twNext = nil, nil
 }

@@ -215,8 +215,10 @@ type Protocol struct {
 
 	now time.Duration // time of the event being processed
 
-	earliest time.Duration // earliest PCB deadline (0: none), valid unless dirty
-	dirty    bool
+	theap []*PCB // PCBs with an armed deadline, a min-heap by PCB.next (timerheap.go)
+
+	twHead, twTail *PCB   // PCBs in TIME_WAIT, oldest first (state.go)
+	due            []*PCB // Poll's scratch: the PCBs due now
 
 	// scratch, reused per segment so the data path allocates nothing
 	opts   wire.TCPOptions // output
@@ -270,34 +272,39 @@ func (p *Protocol) Config() Config { return p.cfg }
 // persist and keepalive probes, TIME_WAIT expiry. It returns at once when
 // nothing is due.
 func (p *Protocol) Poll(now time.Duration) {
-	if e, ok := p.NextDeadline(); !ok || e > now {
+	if len(p.theap) == 0 || p.theap[0].next > now {
 		return
 	}
 	p.now = now
-	for i := len(p.pcbs) - 1; i >= 0; i-- {
-		if i >= len(p.pcbs) {
+	// Take every due PCB off the queue first: running one's timers may
+	// change others' (each change requeues the PCB it concerns).
+	due := p.due[:0]
+	p.due = nil // a re-entrant Poll gets its own scratch
+	for len(p.theap) > 0 && p.theap[0].next <= now {
+		due = append(due, p.timerPop())
+	}
+	for i, c := range due {
+		due[i] = nil
+		if c.freed {
 			continue
 		}
-		c := p.pcbs[i]
 		if c.next != 0 && c.next <= now {
 			c.runTimers(now)
 		}
+		if !c.freed && c.hidx == 0 && c.next != 0 {
+			p.timerSet(c) // still armed but not requeued
+		}
 	}
+	p.due = due[:0]
 }
 
 // NextDeadline reports the earliest time at which Poll has work, and false
-// when no timer is pending. It is O(1) unless that deadline moved later.
+// when no timer is pending. It is O(1) (the top of the timer queue).
 func (p *Protocol) NextDeadline() (time.Duration, bool) {
-	if p.dirty {
-		p.earliest = 0
-		for _, c := range p.pcbs {
-			if c.next != 0 && (p.earliest == 0 || c.next < p.earliest) {
-				p.earliest = c.next
-			}
-		}
-		p.dirty = false
+	if len(p.theap) == 0 {
+		return 0, false
 	}
-	return p.earliest, p.earliest != 0
+	return p.theap[0].next, true
 }
 
 // NumPCBs returns the number of PCBs in use.
@@ -339,12 +346,7 @@ func (p *Protocol) allocPCB() *PCB {
 // application closed that is still closing (it is reset), like lwIP's
 // tcp_alloc. It reports whether one was freed.
 func (p *Protocol) reclaim() bool {
-	var victim *PCB
-	for _, c := range p.pcbs {
-		if c.state == TimeWait && (victim == nil || c.since < victim.since) {
-			victim = c
-		}
-	}
+	victim := p.twHead // the oldest TIME_WAIT PCB
 	if victim == nil {
 		for _, c := range p.pcbs {
 			switch c.state {

@@ -23,20 +23,11 @@ func (c *PCB) updateNext() {
 			n = t
 		}
 	}
-	old := c.next
+	if n == c.next && (n == 0) == (c.hidx == 0) {
+		return // unchanged and queued as it should be
+	}
 	c.next = n
-	// keep the protocol's earliest deadline without scanning every PCB
-	p := c.p
-	if p.dirty {
-		return
-	}
-	if old != 0 && old == p.earliest && (n == 0 || n > old) {
-		p.dirty = true // the earliest may have moved later: recompute on demand
-		return
-	}
-	if n != 0 && (p.earliest == 0 || n < p.earliest) {
-		p.earliest = n
-	}
+	c.p.timerSet(c) // requeue by the new earliest deadline (timerheap.go)
 }
 
 // runTimers fires c's deadlines that are due at now.

@@ -123,3 +123,16 @@ func UpdateChecksum32(check uint16, old, new uint32) uint16 {
 	s = (s & 0xffff) + (s >> 16)
 	return ^uint16(s)
 }
+
+// fold64 folds a 64-bit end-around-carry accumulator to 16 bits (a
+// nonzero sum never folds to 0).
+func fold64(acc uint64) uint32 {
+	s, c := bits.Add32(uint32(acc), uint32(acc>>32), 0)
+	s += c
+	s = (s & 0xffff) + (s >> 16)
+	s = (s & 0xffff) + (s >> 16)
+	return s
+}
+
+// swap16 swaps the bytes of a 16-bit value.
+func swap16(s uint32) uint32 { return (s>>8 | s<<8) & 0xffff }
