@@ -1,14 +1,9 @@
 package interop
 
 import (
-	"bufio"
-	"bytes"
-	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/featherip/featherip/internal/netns"
 )
@@ -20,46 +15,15 @@ import (
 // through featherip, with a traceroute that sees featherip as hop 1.
 func TestCLIForward(t *testing.T) {
 	requireTool(t, "ping", "iputils-ping")
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: run sudo go test ./interop/")
-	}
-	bin := buildCLI(t)
-	r, a, b := netns.New(t), netns.New(t), netns.New(t)
-	cmd := r.Command(bin, "up", "--forward", "--no-slaac",
+	bin, r := cliEnv(t)
+	a, b := netns.New(t), netns.New(t)
+	run := startCLI(t, r, bin, "up", "--forward", "--no-slaac",
 		"--tap", "fwa0,10.11.0.1/24,fd11::1/64",
 		"--tap", "fwb0,10.12.0.1/24,fd12::1/64")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
+	if l := run.ready; !strings.HasPrefix(l, "ready fwa0 ") || !strings.Contains(l, "fwb0") {
+		t.Fatalf("first line %q, want a ready line naming both devices; stderr: %s", l, run.Stderr())
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	lines := make(chan string, 1000)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	select {
-	case l := <-lines:
-		if !strings.HasPrefix(l, "ready fwa0 ") || !strings.Contains(l, "fwb0") {
-			t.Fatalf("first line %q, want a ready line naming both devices; stderr: %s", l, stderr.String())
-		}
-		t.Logf("%s", l)
-	case <-time.After(20 * time.Second):
-		t.Fatalf("no ready line; stderr: %s", stderr.String())
-	}
+	t.Logf("%s", run.ready)
 
 	// Hand each device to its Linux host and route through featherip.
 	for _, h := range []struct {
@@ -93,17 +57,7 @@ func TestCLIForward(t *testing.T) {
 		}
 	}
 
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	var rest []string
-	for l := range lines {
-		rest = append(rest, l)
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("exit: %v; stderr: %s", err, stderr.String())
-	}
-	text := strings.Join(rest, "\n")
+	text := run.stop()
 	if !strings.Contains(text, "Stack.IP.ForwDatagrams ") {
 		t.Errorf("no IPv4 forwarding counter in the exit counters:\n%s", text)
 	}

@@ -1,7 +1,6 @@
 package interop
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"os"
@@ -10,9 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/featherip/featherip/internal/netns"
 )
@@ -45,44 +42,12 @@ var echosRe = regexp.MustCompile(`(?m)^Stack\.ICMP\.InEchos (\d+)$`)
 // with its counters and removes the device.
 func TestCLIUp(t *testing.T) {
 	requireTool(t, "ping", "iputils-ping")
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: run sudo go test ./interop/")
-	}
-	bin := buildCLI(t)
-	ns := netns.New(t)
+	bin, ns := cliEnv(t)
 	const dev = "fipc0"
-	cmd := ns.Command(bin, "up", "--tap", dev)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	lines := make(chan string, 1000)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	var ready string
-	select {
-	case ready = <-lines:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("no ready line; stderr: %s", stderr.String())
-	}
+	run := startCLI(t, ns, bin, "up", "--tap", dev)
+	ready := run.ready
 	if !strings.HasPrefix(ready, "ready "+dev+" 192.168.7.2/24 mac ") || !strings.Contains(ready, "ping 192.168.7.2") {
-		t.Fatalf("first line %q, want the ready line; stderr: %s", ready, stderr.String())
+		t.Fatalf("first line %q, want the ready line; stderr: %s", ready, run.Stderr())
 	}
 	t.Logf("%s", ready)
 	ns.Run("ip", "link", "show", dev)
@@ -101,27 +66,7 @@ func TestCLIUp(t *testing.T) {
 		}
 	}
 
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	var rest []string
-	timeout := time.After(10 * time.Second)
-collect:
-	for {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				break collect
-			}
-			rest = append(rest, l)
-		case <-timeout:
-			t.Fatal("featherip did not stop after SIGINT")
-		}
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("exit: %v; stderr: %s", err, stderr.String())
-	}
-	text := strings.Join(rest, "\n")
+	text := run.stop()
 	m := echosRe.FindStringSubmatch(text)
 	if m == nil {
 		t.Fatalf("no Stack.ICMP.InEchos counter in the output:\n%s", text)

@@ -1,14 +1,12 @@
 package interop
 
 import (
-	"bufio"
 	"net"
 	"net/netip"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -149,37 +147,7 @@ func TestMcastReportsInTshark(t *testing.T) {
 	e := setup6(t, v6Options{})
 	kll := kernelLinkLocal(t, e)
 	file := filepath.Join(t.TempDir(), "mcast.pcap")
-	capt := e.ns.Command("tshark", "-i", tapName, "-w", file, "-f", "igmp or ip6") // MLD sits behind a hop-by-hop header
-	stderr, err := capt.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := capt.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if capt.ProcessState == nil {
-			capt.Process.Kill()
-			capt.Wait()
-		}
-	})
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		once := false
-		for sc.Scan() {
-			if !once && strings.Contains(sc.Text(), "Capturing on") {
-				once = true
-				close(ready)
-			}
-		}
-	}()
-	select {
-	case <-ready:
-	case <-time.After(15 * time.Second):
-		t.Fatal("tshark did not start capturing")
-	}
-	time.Sleep(time.Second) // "Capturing on" comes a little early
+	capt := startCapture(t, e.ns, file, "-f", "igmp or ip6") // MLD sits behind a hop-by-hop header
 	query := func() {
 		script := `
 import sys
@@ -196,9 +164,7 @@ send(IPv6(src=ll, dst="ff02::1", hlim=1)/IPv6ExtHdrHopByHop(options=[RouterAlert
 		}
 	}
 	runMcast(t, e, query)
-	time.Sleep(500 * time.Millisecond)
-	capt.Process.Signal(syscall.SIGINT)
-	capt.Wait()
+	capt.stop(500 * time.Millisecond)
 
 	bad := tshark(t, "-r", file, "-Y", `_ws.malformed || _ws.expert.severity >= error`, "-T", "fields", "-e", "frame.number", "-e", "_ws.col.Info")
 	if strings.TrimSpace(bad) != "" {

@@ -1,13 +1,11 @@
 package interop
 
 import (
-	"bufio"
 	"bytes"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -33,41 +31,7 @@ func TestPcapCleanInTshark(t *testing.T) {
 	theirs := filepath.Join(dir, "tshark.pcap")
 	e := setup(t, ours)
 
-	capt := e.ns.Command("tshark", "-i", tapName, "-w", theirs)
-	stderr, err := capt.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := capt.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if capt.ProcessState == nil {
-			capt.Process.Kill()
-			capt.Wait()
-		}
-	})
-	ready := make(chan struct{})
-	var capLog bytes.Buffer
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		once := false
-		for sc.Scan() {
-			capLog.WriteString(sc.Text() + "\n")
-			if !once && strings.Contains(sc.Text(), "Capturing on") {
-				once = true
-				close(ready)
-			}
-		}
-	}()
-	select {
-	case <-ready:
-	case <-time.After(15 * time.Second):
-		t.Fatalf("tshark did not start capturing")
-	}
-
-	// "Capturing on" comes a little before the capture really runs.
-	time.Sleep(time.Second)
+	capt := startCapture(t, e.ns, theirs)
 	// Make the kernel resolve featherip again, so tshark sees ARP too.
 	e.ns.Run("ip", "neigh", "flush", "dev", tapName)
 	e.ns.Run("ping", "-c", "3", "-i", "0.2", "-s", "3000", "-W", "2", featherIP)
@@ -82,11 +46,7 @@ func TestPcapCleanInTshark(t *testing.T) {
 	sc.Stdin = strings.NewReader("nobody\n")
 	sc.Run()
 
-	time.Sleep(300 * time.Millisecond)
-	capt.Process.Signal(syscall.SIGINT)
-	if err := capt.Wait(); err != nil {
-		t.Logf("tshark exit: %v\n%s", err, capLog.String())
-	}
+	capt.stop(300 * time.Millisecond)
 	if err := e.host.Close(); err != nil { // flushes our capture
 		t.Fatal(err)
 	}
@@ -118,23 +78,9 @@ func TestPcapCleanInTshark(t *testing.T) {
 // flagged.
 func TestPcapFilterCatchesBadChecksum(t *testing.T) {
 	requireTool(t, "tshark", "tshark")
-	file := filepath.Join(t.TempDir(), "bad.pcap")
-	f, err := os.Create(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := pcap.NewWriter(f, pcap.LinkTypeEthernet, 0, false)
-	if err != nil {
-		t.Fatal(err)
-	}
 	src, dst := netip.MustParseAddr(kernelIP), netip.MustParseAddr(featherIP)
 	frame := func(breakIP, breakUDP bool) []byte {
-		b := make([]byte, wire.EthernetHeaderLen+wire.IPv4MinHeaderLen+wire.UDPHeaderLen+4)
-		wire.PutEthernet(b, wire.MAC{2, 0, 0, 0, 0, 2}, wire.MAC{2, 0, 0, 0, 0, 1}, wire.EtherTypeIPv4)
-		ip := b[wire.EthernetHeaderLen:]
-		h := wire.IPv4Header{TotalLength: len(ip), TTL: 64, Protocol: wire.ProtoUDP, Src: src, Dst: dst}
-		h.Encode(ip)
-		seg := ip[wire.IPv4MinHeaderLen:]
+		b, ip, seg := ipv4TestFrame(wire.ProtoUDP, wire.UDPHeaderLen+4)
 		wire.PutUDP(seg, 1000, 7, len(seg))
 		copy(seg[wire.UDPHeaderLen:], "test")
 		wire.SetUDPChecksum(seg, src, dst)
@@ -146,12 +92,7 @@ func TestPcapFilterCatchesBadChecksum(t *testing.T) {
 		}
 		return b
 	}
-	for _, fr := range [][]byte{frame(false, false), frame(true, false), frame(false, true)} {
-		if err := w.WritePacket(0, fr); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f.Close()
+	file := writeTestPcap(t, frame(false, false), frame(true, false), frame(false, true))
 	bad := tshark(t, "-r", file, "-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE",
 		"-Y", checkFilter, "-T", "fields", "-e", "frame.number")
 	if got := strings.Fields(bad); len(got) != 2 || got[0] != "2" || got[1] != "3" {
@@ -171,4 +112,42 @@ func tshark(t *testing.T, args ...string) string {
 		t.Fatalf("tshark %s: %v: %s", strings.Join(args, " "), err, stderr.String())
 	}
 	return string(out)
+}
+
+// ipv4TestFrame returns an Ethernet frame from 02:00:00:00:00:02 to
+// 02:00:00:00:00:01 holding an IPv4 header (kernelIP to featherIP,
+// protocol proto) and room for a payload of n bytes, with the IP datagram
+// and the payload as slices of it.
+func ipv4TestFrame(proto uint8, n int) (frame, ip, payload []byte) {
+	frame = make([]byte, wire.EthernetHeaderLen+wire.IPv4MinHeaderLen+n)
+	wire.PutEthernet(frame, wire.MAC{2, 0, 0, 0, 0, 2}, wire.MAC{2, 0, 0, 0, 0, 1}, wire.EtherTypeIPv4)
+	ip = frame[wire.EthernetHeaderLen:]
+	h := wire.IPv4Header{TotalLength: len(ip), TTL: 64, Protocol: proto,
+		Src: netip.MustParseAddr(kernelIP), Dst: netip.MustParseAddr(featherIP)}
+	h.Encode(ip)
+	return frame, ip, ip[wire.IPv4MinHeaderLen:]
+}
+
+// writeTestPcap writes frames to a new Ethernet capture file and returns
+// its path.
+func writeTestPcap(t *testing.T, frames ...[]byte) string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "bad.pcap")
+	f, err := os.Create(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := pcap.NewWriter(f, pcap.LinkTypeEthernet, 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fr := range frames {
+		if err := w.WritePacket(0, fr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return file
 }

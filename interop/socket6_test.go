@@ -1,14 +1,10 @@
 package interop
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
-	"errors"
 	"net"
 	"net/netip"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -39,26 +35,7 @@ func ready6(t *testing.T, e *env6) {
 // Linux), and returns its port.
 func kernelUDPEcho6(t *testing.T, e *env6) int {
 	t.Helper()
-	var ln *net.UDPConn
-	if err := e.ns.Do(func() error {
-		var err error
-		ln, err = net.ListenUDP("udp", &net.UDPAddr{Port: 9999})
-		return err
-	}); err != nil {
-		t.Fatalf("kernel ListenUDP: %v", err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		buf := make([]byte, 70000)
-		for {
-			n, from, err := ln.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				return
-			}
-			ln.WriteToUDPAddrPort(buf[:n], from)
-		}
-	}()
-	return ln.LocalAddr().(*net.UDPAddr).Port
+	return kernelUDPEchoOn(t, e.ns, "udp", &net.UDPAddr{Port: 9999}).Port
 }
 
 // TestSocket6UDPWithKernel: featherip's udp6 net.PacketConn talks to a Go
@@ -81,21 +58,7 @@ func TestSocket6UDPWithKernel(t *testing.T) {
 	buf := make([]byte, 70000)
 	echo := func(c net.PacketConn, dst *net.UDPAddr, size int) {
 		t.Helper()
-		msg := make([]byte, size)
-		for i := range msg {
-			msg[i] = byte(i*13 + size)
-		}
-		if _, err := c.WriteTo(msg, dst); err != nil {
-			t.Fatalf("WriteTo %v, %d bytes: %v", dst, size, err)
-		}
-		c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		n, from, err := c.ReadFrom(buf)
-		if err != nil {
-			t.Fatalf("echo of %d bytes from %v: %v", size, dst, err)
-		}
-		if !bytes.Equal(buf[:n], msg) || from.String() != dst.String() {
-			t.Fatalf("echo of %d bytes from %v: got %d bytes from %v", size, dst, n, from)
-		}
+		echoVia(t, c, dst, size, buf)
 	}
 	global := &net.UDPAddr{IP: net.ParseIP(kernelIP6), Port: port}
 	linkLocal := &net.UDPAddr{IP: kll.AsSlice(), Zone: tapName, Port: port}
@@ -126,27 +89,8 @@ func TestSocket6UDPWithKernel(t *testing.T) {
 	if la := conn.LocalAddr().String(); la != "["+featherIP6+"]:"+strconv.Itoa(conn.LocalAddr().(*net.UDPAddr).Port) {
 		t.Errorf("connected LocalAddr %s, want featherip's global address", la)
 	}
-	if _, err := conn.Write([]byte("connected")); err != nil {
-		t.Fatal(err)
-	}
-	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	n, err := conn.Read(buf)
-	if err != nil || string(buf[:n]) != "connected" {
-		t.Fatalf("connected echo: %q, %v", buf[:n], err)
-	}
-
-	closed, err := e.host.Dial("udp", "["+kernelIP6+"]:9998")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closed.Close()
-	if _, err := closed.Write([]byte("anyone?")); err != nil {
-		t.Fatal(err)
-	}
-	closed.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := closed.Read(buf); !errors.Is(err, syscall.ECONNREFUSED) {
-		t.Fatalf("Read after writing to a closed kernel port over IPv6: %v, want ECONNREFUSED", err)
-	}
+	exchange(t, conn, "connected", "connected", "connected echo")
+	requireRefused(t, e.host, "udp", "["+kernelIP6+"]:9998")
 }
 
 // TestSocket6KernelClient: a Go udp6 client on the kernel reaches a
@@ -159,16 +103,7 @@ func TestSocket6KernelClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	go func() {
-		buf := make([]byte, 2000)
-		for {
-			n, from, err := srv.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				return
-			}
-			srv.WriteToUDPAddrPort(append(buf[:n:n], " back"...), from)
-		}
-	}()
+	serveBack(srv)
 	for _, dst := range []string{"[" + featherIP6 + "]:5300", featherIP + ":5300"} {
 		var cli net.Conn
 		if err := e.ns.Do(func() error {
@@ -179,15 +114,7 @@ func TestSocket6KernelClient(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer cli.Close()
-		if _, err := cli.Write([]byte("hello")); err != nil {
-			t.Fatal(err)
-		}
-		cli.SetReadDeadline(time.Now().Add(5 * time.Second))
-		b := make([]byte, 100)
-		n, err := cli.Read(b)
-		if err != nil || string(b[:n]) != "hello back" {
-			t.Fatalf("kernel client to %s got %q, %v", dst, b[:n], err)
-		}
+		exchange(t, cli, "hello", "hello back", "kernel client to "+dst+" got")
 	}
 }
 
@@ -203,26 +130,7 @@ func TestSocket6PingKernel(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	data := []byte("featherip ping6 socket")
-	req := make([]byte, 8+len(data))
-	req[0] = 128 // echo request; the socket sets the identifier, the stack the checksum
-	binary.BigEndian.PutUint16(req[6:], 77)
-	copy(req[8:], data)
-	if _, err := p.WriteTo(req, &net.UDPAddr{IP: net.ParseIP(kernelIP6)}); err != nil {
-		t.Fatal(err)
-	}
-	p.SetReadDeadline(time.Now().Add(5 * time.Second))
-	buf := make([]byte, 200)
-	n, from, err := p.ReadFrom(buf)
-	if err != nil {
-		t.Fatalf("no echo reply from the kernel: %v", err)
-	}
-	reply := buf[:n]
-	if from.(*net.UDPAddr).IP.String() != kernelIP6 || reply[0] != 129 ||
-		binary.BigEndian.Uint16(reply[4:]) != p.ID() || binary.BigEndian.Uint16(reply[6:]) != 77 ||
-		!bytes.Equal(reply[8:], data) {
-		t.Fatalf("reply % x from %v: want an echo reply with id %d, seq 77 and our data", reply, from, p.ID())
-	}
+	pingOnce(t, p, netip.MustParseAddr(kernelIP6), 128, 129)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, dst := range []netip.Addr{netip.MustParseAddr(kernelIP6), kll.WithZone(tapName)} {

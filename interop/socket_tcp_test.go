@@ -1,7 +1,6 @@
 package interop
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -199,53 +198,12 @@ type statusRun struct {
 // line, which must name the status page.
 func startUp(t *testing.T) *statusRun {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: run sudo go test ./interop/")
-	}
 	requireTool(t, "curl", "curl")
-	bin := buildCLI(t)
-	ns := netns.New(t)
+	bin, ns := cliEnv(t)
 	const dev = "fips0"
-	cmd := ns.Command(bin, "up", "--tap", dev)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Signal(os.Interrupt)
-			done := make(chan struct{})
-			go func() { cmd.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				cmd.Process.Kill()
-				<-done
-			}
-		}
-	})
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			default:
-			}
-		}
-	}()
-	select {
-	case ready := <-lines:
-		if !strings.HasPrefix(ready, "ready "+dev) || !strings.Contains(ready, "status: http://192.168.7.2/") {
-			t.Fatalf("ready line %q does not name the status page; stderr %s", ready, stderr.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("no ready line; stderr: %s", stderr.String())
+	run := startCLI(t, ns, bin, "up", "--tap", dev)
+	if ready := run.ready; !strings.HasPrefix(ready, "ready "+dev) || !strings.Contains(ready, "status: http://192.168.7.2/") {
+		t.Fatalf("ready line %q does not name the status page; stderr %s", ready, run.Stderr())
 	}
 	return &statusRun{ns: ns, url: "http://192.168.7.2/"}
 }

@@ -2,20 +2,15 @@ package interop
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/sha256"
 	"io"
 	"net"
-	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
-
-	"github.com/featherip/featherip/internal/netns"
 )
 
 var tcpEstabRe = regexp.MustCompile(`(?m)^TCP\.PassiveOpens (\d+)$`)
@@ -25,43 +20,11 @@ var tcpEstabRe = regexp.MustCompile(`(?m)^TCP\.PassiveOpens (\d+)$`)
 // when iperf (Debian package iperf) is installed, the iperf server; on
 // SIGINT the counters include TCP's and the services'.
 func TestCLIUpTCP(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: run sudo go test ./interop/")
-	}
-	bin := buildCLI(t)
-	ns := netns.New(t)
+	bin, ns := cliEnv(t)
 	const dev = "fipt0"
-	cmd := ns.Command(bin, "up", "--tap", dev)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	lines := make(chan string, 1000)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	select {
-	case ready := <-lines:
-		if !strings.HasPrefix(ready, "ready "+dev) || !strings.Contains(ready, "tcp: echo 7, discard 9, chargen 19, iperf 5001") {
-			t.Fatalf("ready line %q; stderr %s", ready, stderr.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("no ready line; stderr: %s", stderr.String())
+	run := startCLI(t, ns, bin, "up", "--tap", dev)
+	if ready := run.ready; !strings.HasPrefix(ready, "ready "+dev) || !strings.Contains(ready, "tcp: echo 7, discard 9, chargen 19, iperf 5001") {
+		t.Fatalf("ready line %q; stderr %s", ready, run.Stderr())
 	}
 	dial := func(port string) net.Conn {
 		t.Helper()
@@ -120,25 +83,7 @@ func TestCLIUpTCP(t *testing.T) {
 		}
 	}
 
-	cmd.Process.Signal(syscall.SIGINT)
-	var rest []string
-	timeout := time.After(10 * time.Second)
-collect:
-	for {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				break collect
-			}
-			rest = append(rest, l)
-		case <-timeout:
-			t.Fatal("featherip did not stop after SIGINT")
-		}
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("exit: %v; stderr: %s", err, stderr.String())
-	}
-	text := strings.Join(rest, "\n")
+	text := run.stop()
 	for _, want := range []string{"[TCP]", "[TCPServices]", "TCPServices.EchoBytes 4194304", "TCPServices.DiscardBytes 1048576", "TCPServices.ChargenConns 1"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)

@@ -1,7 +1,6 @@
 package interop
 
 import (
-	"bufio"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -13,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -78,34 +76,7 @@ func TestTCPOffloadBothWays(t *testing.T) {
 		t.Fatalf("TAP offloads %+v", off)
 	}
 	file := filepath.Join(t.TempDir(), "offload.pcap")
-	capt := e.ns.Command("tshark", "-i", tapName, "-s", "128", "-w", file)
-	stderr, _ := capt.StderrPipe()
-	if err := capt.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if capt.ProcessState == nil {
-			capt.Process.Kill()
-			capt.Wait()
-		}
-	})
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		once := false
-		for sc.Scan() {
-			if !once && strings.Contains(sc.Text(), "Capturing on") {
-				once = true
-				close(ready)
-			}
-		}
-	}()
-	select {
-	case <-ready:
-	case <-time.After(15 * time.Second):
-		t.Fatal("tshark did not start capturing")
-	}
-	time.Sleep(time.Second)
+	capt := startCapture(t, e.ns, file, "-s", "128")
 
 	size := transferSize()
 	// kernel -> featherip: the sink hashes and answers with the hash.
@@ -188,9 +159,7 @@ func TestTCPOffloadBothWays(t *testing.T) {
 		t.Errorf("kernel Tcp InCsumErrors = %q", v)
 	}
 
-	time.Sleep(500 * time.Millisecond)
-	capt.Process.Signal(syscall.SIGINT)
-	capt.Wait()
+	capt.stop(500 * time.Millisecond)
 	// Checksums are checked only where the filter asks: the kernel's own
 	// segments carry partial checksums in this capture too.
 	count := func(filter string) int {

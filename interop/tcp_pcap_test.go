@@ -1,18 +1,14 @@
 package interop
 
 import (
-	"bufio"
 	"bytes"
 	"io"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/featherip/featherip/link/pcap"
 	"github.com/featherip/featherip/tcp"
 	"github.com/featherip/featherip/wire"
 )
@@ -36,39 +32,7 @@ func TestTCPPcapClean(t *testing.T) {
 	// never on a wire; TestTCPOffload* check the offloaded path.
 	e := setupTCPVnet(t, tcp.Config{}, false)
 	file := filepath.Join(t.TempDir(), "tcp.pcap")
-	capt := e.ns.Command("tshark", "-i", tapName, "-s", "128", "-w", file)
-	stderr, err := capt.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := capt.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if capt.ProcessState == nil {
-			capt.Process.Kill()
-			capt.Wait()
-		}
-	})
-	ready := make(chan struct{})
-	var capLog bytes.Buffer
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		once := false
-		for sc.Scan() {
-			capLog.WriteString(sc.Text() + "\n")
-			if !once && strings.Contains(sc.Text(), "Capturing on") {
-				once = true
-				close(ready)
-			}
-		}
-	}()
-	select {
-	case <-ready:
-	case <-time.After(15 * time.Second):
-		t.Fatalf("tshark did not start capturing")
-	}
-	time.Sleep(time.Second) // "Capturing on" comes a little before the capture runs
+	capt := startCapture(t, e.ns, file, "-s", "128")
 
 	// small writes, so that whole segments (checksums verifiable) are captured
 	c, err := e.dialKernel(featherIP + ":7")
@@ -104,11 +68,7 @@ func TestTCPPcapClean(t *testing.T) {
 		t.Fatal("closed port accepted")
 	}
 
-	time.Sleep(300 * time.Millisecond)
-	capt.Process.Signal(syscall.SIGINT)
-	if err := capt.Wait(); err != nil {
-		t.Logf("tshark exit: %v\n%s", err, capLog.String())
-	}
+	capt.stop(300 * time.Millisecond)
 	args := append([]string{"-r", file}, tcpCheckPrefs...)
 	flags := tshark(t, append(args, "-Y", "tcp", "-T", "fields", "-e", "tcp.flags.str", "-e", "tcp.checksum.status")...)
 	n := strings.Count(flags, "\n")
@@ -139,23 +99,9 @@ func TestTCPPcapClean(t *testing.T) {
 // fail: a TCP segment with a wrong checksum is flagged, a right one not.
 func TestTCPPcapFilterCatchesBadChecksum(t *testing.T) {
 	requireTool(t, "tshark", "tshark")
-	file := filepath.Join(t.TempDir(), "bad.pcap")
-	f, err := os.Create(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := pcap.NewWriter(f, pcap.LinkTypeEthernet, 0, false)
-	if err != nil {
-		t.Fatal(err)
-	}
 	src, dst := netip.MustParseAddr(kernelIP), netip.MustParseAddr(featherIP)
 	frame := func(breakTCP bool) []byte {
-		b := make([]byte, wire.EthernetHeaderLen+wire.IPv4MinHeaderLen+wire.TCPMinHeaderLen+4)
-		wire.PutEthernet(b, wire.MAC{2, 0, 0, 0, 0, 2}, wire.MAC{2, 0, 0, 0, 0, 1}, wire.EtherTypeIPv4)
-		ip := b[wire.EthernetHeaderLen:]
-		h := wire.IPv4Header{TotalLength: len(ip), TTL: 64, Protocol: wire.ProtoTCP, Src: src, Dst: dst}
-		h.Encode(ip)
-		seg := ip[wire.IPv4MinHeaderLen:]
+		b, _, seg := ipv4TestFrame(wire.ProtoTCP, wire.TCPMinHeaderLen+4)
 		th := wire.TCPHeader{SrcPort: 40000, DstPort: 7, Seq: 1000, Ack: 1, Flags: 0x18, Window: 1000}
 		th.Encode(seg)
 		copy(seg[wire.TCPMinHeaderLen:], "test")
@@ -165,12 +111,7 @@ func TestTCPPcapFilterCatchesBadChecksum(t *testing.T) {
 		}
 		return b
 	}
-	for _, fr := range [][]byte{frame(false), frame(true)} {
-		if err := w.WritePacket(0, fr); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f.Close()
+	file := writeTestPcap(t, frame(false), frame(true))
 	bad := tshark(t, append(append([]string{"-r", file}, tcpCheckPrefs...), "-Y", tcpCheckFilter, "-T", "fields", "-e", "frame.number")...)
 	if got := strings.Fields(bad); len(got) != 1 || got[0] != "2" {
 		t.Fatalf("filter flagged frames %q, want 2", got)

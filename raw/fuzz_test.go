@@ -21,8 +21,8 @@ func FuzzRawInput(f *testing.F) {
 	f.Add([]byte("\x46\x00\x00\x20\x00\x01\x00\x00\x40\xfd\x00\x00\x0a\x00\x00\x01\x0a\x00\x00\x02\x01\x01\x01\x00opts"))
 	f.Add([]byte("\x45\x00\x00\x1e\x00\x01\x20\x00\x40\xfd\x00\x00\x0a\x00\x00\x01\x0a\x00\x00\x02fragment.."))
 	n := newNet(f)
-	n.b.tap = func([]byte) bool { return false }
-	if err := n.b.s.AddStaticNeighbor(n.b.nic, n.a.addr, n.a.mac); err != nil {
+	n.b.Tap = func([]byte) bool { return false }
+	if err := n.b.S.AddStaticNeighbor(n.b.NIC, n.a.Addr, n.a.MAC); err != nil {
 		f.Fatal(err)
 	}
 	var got [][]byte
@@ -51,11 +51,11 @@ func FuzzRawInput(f *testing.F) {
 				dg[10], dg[11] = byte(cs>>8), byte(cs)
 			}
 		}
-		wire.PutEthernet(frame, n.b.mac, n.a.mac, wire.EtherTypeIPv4)
+		wire.PutEthernet(frame, n.b.MAC, n.a.MAC, wire.EtherTypeIPv4)
 		copy(frame[14:], dg)
 		got, who = got[:0], who[:0]
-		n.b.s.Input(n.b.nic, frame[:14+len(dg)])
-		n.b.s.Poll()
+		n.b.S.Input(n.b.NIC, frame[:14+len(dg)])
+		n.b.S.Poll()
 		direct := len(got)
 		if direct > 2 {
 			t.Fatalf("%d deliveries for one datagram: %x (pcbs %v)", len(got), got, who)
@@ -64,8 +64,8 @@ func FuzzRawInput(f *testing.F) {
 		// held. (The stack may report its own failures meanwhile, for
 		// example ICMP host unreachable looped back to itself.)
 		for i := 0; i < 6; i++ {
-			n.clock.t += 10 * time.Second
-			n.b.s.Poll()
+			n.Clock.T += 10 * time.Second
+			n.b.S.Poll()
 		}
 		for i, d := range got {
 			ip, err := wire.ParseIPv4(d)
@@ -79,7 +79,7 @@ func FuzzRawInput(f *testing.F) {
 				t.Fatalf("delivered %x, sent %x", d, dg)
 			}
 		}
-		if st := n.b.s.Pool().Stats(); st.InUse != 0 {
+		if st := n.b.S.Pool().Stats(); st.InUse != 0 {
 			t.Fatalf("%d buffers still held a minute after input", st.InUse)
 		}
 	})
@@ -93,8 +93,8 @@ func FuzzRawSendHeaderIncluded(f *testing.F) {
 	f.Add([]byte("\x4f\x00\x00\x1e"))
 	f.Add([]byte("\x65\x00\x00\x1e\x00\x01\x00\x00\x40\xfd\x00\x00\x0a\x00\x00\x01\x0a\x00\x00\x02"))
 	n := newNet(f)
-	n.a.tap = func([]byte) bool { return false }
-	if err := n.a.s.AddStaticNeighbor(n.a.nic, n.b.addr, n.b.mac); err != nil {
+	n.a.Tap = func([]byte) bool { return false }
+	if err := n.a.S.AddStaticNeighbor(n.a.NIC, n.b.Addr, n.b.MAC); err != nil {
 		f.Fatal(err)
 	}
 	c, err := n.a.r.NewPCB(253)
@@ -103,18 +103,18 @@ func FuzzRawSendHeaderIncluded(f *testing.F) {
 	}
 	c.SetHeaderIncluded(true)
 	f.Fuzz(func(t *testing.T, dg []byte) {
-		err := c.SendTo(dg, n.b.addr)
+		err := c.SendTo(dg, n.b.Addr)
 		valid := len(dg) >= 20 && dg[0]>>4 == 4 && int(dg[0]&0xf)*4 >= 20 && int(dg[0]&0xf)*4 <= len(dg)
 		if !valid && !errors.Is(err, raw.ErrInvalid) {
 			t.Fatalf("SendTo(%x) = %v, want ErrInvalid", dg, err)
 		}
-		n.a.s.Poll()
+		n.a.S.Poll()
 		for i := 0; i < 6; i++ { // let ARP and reassembly timers run out
-			n.clock.t += 10 * time.Second
-			n.a.s.Poll()
+			n.Clock.T += 10 * time.Second
+			n.a.S.Poll()
 		}
-		n.b.inq = n.b.inq[:0]
-		if st := n.a.s.Pool().Stats(); st.InUse != 0 {
+		n.b.Inq = n.b.Inq[:0]
+		if st := n.a.S.Pool().Stats(); st.InUse != 0 {
 			t.Fatalf("%d buffers still held a minute after send", st.InUse)
 		}
 	})

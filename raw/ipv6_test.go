@@ -11,9 +11,9 @@ import (
 func TestRawICMPv6Ping(t *testing.T) {
 	n := newNet(t)
 	a6, b6 := netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2")
-	_ = n.a.s.AddAddress(n.a.nic, netip.PrefixFrom(a6, 64))
-	_ = n.b.s.AddAddress(n.b.nic, netip.PrefixFrom(b6, 64))
-	n.pump()
+	_ = n.a.S.AddAddress(n.a.NIC, netip.PrefixFrom(a6, 64))
+	_ = n.b.S.AddAddress(n.b.NIC, netip.PrefixFrom(b6, 64))
+	n.Pump()
 	c, r := open(t, n.a.r, wire.ProtoICMPv6)
 	// Echo request with a zero checksum: the PCB computes it (RFC 3542 3.1).
 	req := make([]byte, 8+5)
@@ -23,8 +23,8 @@ func TestRawICMPv6Ping(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 20; i++ {
-		n.clock.t += 10 * time.Millisecond
-		n.pump()
+		n.Clock.T += 10 * time.Millisecond
+		n.Pump()
 	}
 	var reply []byte
 	for _, dg := range r.dgs {

@@ -47,10 +47,10 @@ func TestICMPEchoThroughRaw(t *testing.T) {
 	c, r := open(t, n.a.r, wire.ProtoICMP)
 	_, rb := open(t, n.b.r, wire.ProtoICMP) // b watches the requests
 	payload := []byte("featherip raw ping payload")
-	if err := c.SendTo(echoRequest(0x1234, 7, payload), n.b.addr); err != nil {
+	if err := c.SendTo(echoRequest(0x1234, 7, payload), n.b.Addr); err != nil {
 		t.Fatal(err)
 	}
-	n.pump()
+	n.Pump()
 	if len(r.dgs) != 1 {
 		t.Fatalf("raw ICMP pcb got %d datagrams, want the echo reply", len(r.dgs))
 	}
@@ -58,7 +58,7 @@ func TestICMPEchoThroughRaw(t *testing.T) {
 	if err != nil {
 		t.Fatalf("delivered datagram does not start with an IPv4 header: %v", err)
 	}
-	if ip.Src() != n.b.addr || ip.Dst() != n.a.addr || ip.Protocol() != wire.ProtoICMP ||
+	if ip.Src() != n.b.Addr || ip.Dst() != n.a.Addr || ip.Protocol() != wire.ProtoICMP ||
 		ip.TotalLength() != len(r.dgs[0]) || !ip.ChecksumValid() {
 		t.Fatalf("reply header: src %v dst %v proto %d len %d/%d", ip.Src(), ip.Dst(), ip.Protocol(), ip.TotalLength(), len(r.dgs[0]))
 	}
@@ -67,7 +67,7 @@ func TestICMPEchoThroughRaw(t *testing.T) {
 		!bytes.Equal(m.Payload(), payload) || !m.ChecksumValid() {
 		t.Fatalf("echo reply: %v type %d id %x seq %d payload %q", err, m.Type(), m.ID(), m.Seq(), m.Payload())
 	}
-	if info := r.infos[0]; info.Src != n.b.addr || info.Dst != n.a.addr || info.NIC != n.a.nic || info.TTL != ip.TTL() {
+	if info := r.infos[0]; info.Src != n.b.Addr || info.Dst != n.a.Addr || info.NIC != n.a.NIC || info.TTL != ip.TTL() {
 		t.Errorf("RecvInfo %+v", info)
 	}
 	// b's raw pcb saw the request (raw pcbs watch, the stack still answers).
@@ -88,7 +88,7 @@ func TestFilters(t *testing.T) {
 	const proto = 253 // RFC 3692 experimentation
 	_, rall := open(t, n.b.r, proto)
 	bound, rbound := open(t, n.b.r, proto)
-	if err := bound.Bind(n.b.addr); err != nil {
+	if err := bound.Bind(n.b.Addr); err != nil {
 		t.Fatal(err)
 	}
 	wrongBind, rwb := open(t, n.b.r, proto)
@@ -96,7 +96,7 @@ func TestFilters(t *testing.T) {
 		t.Fatal(err)
 	}
 	conn, rconn := open(t, n.b.r, proto)
-	if err := conn.Connect(n.a.addr); err != nil {
+	if err := conn.Connect(n.a.Addr); err != nil {
 		t.Fatal(err)
 	}
 	other, rother := open(t, n.b.r, proto)
@@ -110,10 +110,10 @@ func TestFilters(t *testing.T) {
 
 	s, _ := open(t, n.a.r, proto)
 	s.SetTTL(9)
-	if err := s.SendTo([]byte("experiment"), n.b.addr); err != nil {
+	if err := s.SendTo([]byte("experiment"), n.b.Addr); err != nil {
 		t.Fatal(err)
 	}
-	n.pump()
+	n.Pump()
 	for name, r := range map[string]*recorder{"unfiltered": rall, "bound": rbound, "connected": rconn} {
 		if len(r.dgs) != 1 {
 			t.Fatalf("%s pcb got %d datagrams", name, len(r.dgs))
@@ -131,13 +131,13 @@ func TestFilters(t *testing.T) {
 	// Closing every pcb of the protocol stops delivery.
 	bound.Close()
 	bound.Close()
-	if err := bound.SendTo([]byte("x"), n.a.addr); !errors.Is(err, raw.ErrClosed) {
+	if err := bound.SendTo([]byte("x"), n.a.Addr); !errors.Is(err, raw.ErrClosed) {
 		t.Errorf("SendTo after Close: %v", err)
 	}
-	if err := s.SendTo([]byte("again"), n.b.addr); err != nil {
+	if err := s.SendTo([]byte("again"), n.b.Addr); err != nil {
 		t.Fatal(err)
 	}
-	n.pump()
+	n.Pump()
 	if len(rbound.dgs) != 1 || len(rall.dgs) != 2 {
 		t.Errorf("after Close: bound %d (want 1), unfiltered %d (want 2)", len(rbound.dgs), len(rall.dgs))
 	}
@@ -145,7 +145,7 @@ func TestFilters(t *testing.T) {
 
 func TestHeaderIncluded(t *testing.T) {
 	n := newNet(t)
-	u, err := udp.New(n.b.s, udp.Config{})
+	u, err := udp.New(n.b.S, udp.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,15 +165,15 @@ func TestHeaderIncluded(t *testing.T) {
 	c.SetHeaderIncluded(true)
 	payload := []byte("built by hand")
 	pkt := make([]byte, 20+8+len(payload))
-	h := wire.IPv4Header{TotalLength: len(pkt), TTL: 33, Protocol: wire.ProtoUDP, Src: n.a.addr, Dst: n.b.addr, Flags: wire.IPv4FlagDF}
+	h := wire.IPv4Header{TotalLength: len(pkt), TTL: 33, Protocol: wire.ProtoUDP, Src: n.a.Addr, Dst: n.b.Addr, Flags: wire.IPv4FlagDF}
 	hl := h.Encode(pkt)
 	wire.PutUDP(pkt[hl:], 4242, 7000, 8+len(payload))
 	copy(pkt[hl+8:], payload)
-	wire.SetUDPChecksum(pkt[hl:], n.a.addr, n.b.addr)
-	if err := c.SendTo(pkt, n.b.addr); err != nil {
+	wire.SetUDPChecksum(pkt[hl:], n.a.Addr, n.b.Addr)
+	if err := c.SendTo(pkt, n.b.Addr); err != nil {
 		t.Fatal(err)
 	}
-	n.pump()
+	n.Pump()
 	if !bytes.Equal(got, payload) || from != netip.MustParseAddrPort("10.0.0.1:4242") || ttl != 33 {
 		t.Fatalf("UDP pcb got %q from %v ttl %d", got, from, ttl)
 	}
@@ -186,11 +186,11 @@ func TestHeaderIncluded(t *testing.T) {
 	}
 	// Not an IPv4 header.
 	for _, bad := range [][]byte{pkt[:19], append([]byte{0x65}, pkt[1:]...), append([]byte{0x44}, pkt[1:]...), append([]byte{0x4f}, pkt[1:24]...)} {
-		if err := c.SendTo(bad, n.b.addr); !errors.Is(err, raw.ErrInvalid) {
+		if err := c.SendTo(bad, n.b.Addr); !errors.Is(err, raw.ErrInvalid) {
 			t.Errorf("header-included SendTo of a bad header %x: %v", bad[:1], err)
 		}
 	}
-	if st := n.a.s.Pool().Stats(); st.InUse != 0 {
+	if st := n.a.S.Pool().Stats(); st.InUse != 0 {
 		t.Errorf("%d buffers leaked", st.InUse)
 	}
 }
@@ -204,10 +204,10 @@ func TestReassembledDatagramWhole(t *testing.T) {
 	for i := range msg {
 		msg[i] = byte(i * 13)
 	}
-	if err := s.SendTo(msg, n.b.addr); err != nil {
+	if err := s.SendTo(msg, n.b.Addr); err != nil {
 		t.Fatal(err)
 	}
-	n.pump()
+	n.Pump()
 	if len(r.dgs) != 1 {
 		t.Fatalf("got %d datagrams", len(r.dgs))
 	}
@@ -219,7 +219,7 @@ func TestReassembledDatagramWhole(t *testing.T) {
 
 func TestLimitsAndErrors(t *testing.T) {
 	n := newNet(t)
-	p, err := raw.New(n.a.s, raw.Config{MaxPCBs: 2})
+	p, err := raw.New(n.a.S, raw.Config{MaxPCBs: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +234,7 @@ func TestLimitsAndErrors(t *testing.T) {
 	if _, err := p.NewPCB(1); err != nil {
 		t.Fatalf("after Close: %v", err)
 	}
-	if _, err := raw.New(n.a.s, raw.Config{MaxPCBs: -1}); err == nil {
+	if _, err := raw.New(n.a.S, raw.Config{MaxPCBs: -1}); err == nil {
 		t.Error("New with MaxPCBs -1 succeeded")
 	}
 	c, _ := p.NewPCB(1)
@@ -249,7 +249,7 @@ func TestLimitsAndErrors(t *testing.T) {
 	if err := c2.SendTo([]byte("x"), netip.MustParseAddr("2001:db8::1")); !errors.Is(err, stack.ErrNoRoute) {
 		t.Errorf("SendTo(2001:db8::1) = %v", err)
 	}
-	if err := c2.SendTo(make([]byte, 65535-20+1), n.b.addr); !errors.Is(err, raw.ErrMessageTooLong) {
+	if err := c2.SendTo(make([]byte, 65535-20+1), n.b.Addr); !errors.Is(err, raw.ErrMessageTooLong) {
 		t.Errorf("SendTo of 65516 bytes = %v", err)
 	}
 }
@@ -266,28 +266,28 @@ func TestCloseInCallbackAndUnregister(t *testing.T) {
 	})
 	s, _ := open(t, n.a.r, proto)
 	for i := 0; i < 2; i++ {
-		if err := s.SendTo([]byte("x"), n.b.addr); err != nil {
+		if err := s.SendTo([]byte("x"), n.b.Addr); err != nil {
 			t.Fatal(err)
 		}
-		n.pump()
+		n.Pump()
 	}
 	if calls != 1 || len(r2.dgs) != 2 {
 		t.Fatalf("self-closing pcb ran %d times (want 1), other pcb got %d (want 2)", calls, len(r2.dgs))
 	}
 	c2.Close()
-	unknown := n.b.s.Stats().IP.InUnknownProtos
-	if err := s.SendTo([]byte("x"), n.b.addr); err != nil {
+	unknown := n.b.S.Stats().IP.InUnknownProtos
+	if err := s.SendTo([]byte("x"), n.b.Addr); err != nil {
 		t.Fatal(err)
 	}
-	n.pump()
-	if got := n.b.s.Stats().IP.InUnknownProtos; got != unknown+1 {
+	n.Pump()
+	if got := n.b.S.Stats().IP.InUnknownProtos; got != unknown+1 {
 		t.Errorf("after closing every pcb the stack still has a raw handler (InUnknownProtos %d -> %d)", unknown, got)
 	}
 	if st := n.b.r.Stats(); st.PCBs != 0 || st.InDelivers != 3 {
 		t.Errorf("stats %+v", st)
 	}
 	any, _ := n.b.r.NewPCB(255)
-	if err := any.SendTo([]byte("not a header"), n.a.addr); !errors.Is(err, raw.ErrInvalid) {
+	if err := any.SendTo([]byte("not a header"), n.a.Addr); !errors.Is(err, raw.ErrInvalid) {
 		t.Errorf("protocol-255 pcb is not header-included: %v", err)
 	}
 }

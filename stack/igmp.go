@@ -181,13 +181,7 @@ func (s *Stack) JoinGroupSource(id NIC, g netip.Addr, sources []netip.Addr, mode
 	}
 	gr := n.findGroup(g)
 	if gr != nil {
-		extra := 0
-		for _, a := range sources {
-			if gr.srcIndex(a) < 0 {
-				extra++
-			}
-		}
-		if len(gr.srcs)+extra > s.cfg.IGMP.MaxSources {
+		if len(gr.srcs)+gr.newSources(sources) > s.cfg.IGMP.MaxSources {
 			return ErrBufferFull
 		}
 	} else {
@@ -197,23 +191,7 @@ func (s *Stack) JoinGroupSource(id NIC, g netip.Addr, sources []netip.Addr, mode
 	}
 	was := gr.active()
 	oldMode, oldF := gr.mode, append(s.igmpOld[:0], gr.filter...)
-	if mode == Exclude {
-		gr.refs++
-	} else {
-		gr.inRefs++
-	}
-	for _, a := range sources {
-		i := gr.srcIndex(a)
-		if i < 0 {
-			gr.srcs = append(gr.srcs, srcRef{addr: a})
-			i = len(gr.srcs) - 1
-		}
-		if mode == Exclude {
-			gr.srcs[i].exc++
-		} else {
-			gr.srcs[i].inc++
-		}
-	}
+	gr.addMembership(sources, mode)
 	s.igmpChanged(n, gr, was, oldMode, oldF)
 	return nil
 }
@@ -229,29 +207,11 @@ func (s *Stack) LeaveGroupSource(id NIC, g netip.Addr, sources []netip.Addr, mod
 		return err
 	}
 	gr := n.findGroup(g)
-	if gr == nil || !gr.active() || (mode == Exclude && gr.refs == 0) || (mode == Include && gr.inRefs == 0) {
+	if !gr.hasMembership(sources, mode) {
 		return ErrNotFound
 	}
-	for _, a := range sources {
-		i := gr.srcIndex(a)
-		if i < 0 || (mode == Exclude && gr.srcs[i].exc == 0) || (mode == Include && gr.srcs[i].inc == 0) {
-			return ErrNotFound
-		}
-	}
 	oldMode, oldF := gr.mode, append(s.igmpOld[:0], gr.filter...)
-	if mode == Exclude {
-		gr.refs--
-	} else {
-		gr.inRefs--
-	}
-	for _, a := range sources {
-		i := gr.srcIndex(a)
-		if mode == Exclude {
-			gr.srcs[i].exc--
-		} else {
-			gr.srcs[i].inc--
-		}
-	}
+	gr.dropMembership(sources, mode)
 	s.igmpChanged(n, gr, true, oldMode, oldF)
 	return nil
 }
@@ -448,41 +408,8 @@ func (s *Stack) igmpChanged(n *nic, gr *group, was bool, oldMode FilterMode, old
 		}
 		return
 	}
-	if oldMode == gr.mode && len(oldF) == len(gr.filter) {
-		same := true
-		for _, a := range oldF {
-			if !addrIn(gr.filter, a) {
-				same = false
-			}
-		}
-		if same {
-			return // e.g. a second any-source join
-		}
-	}
-	if oldMode != gr.mode {
-		gr.chgMode = true
-	}
-	if !gr.chgMode {
-		// Same mode, new source list (RFC 3376 5.1 table): in INCLUDE
-		// added sources are allowed and removed ones blocked, in EXCLUDE
-		// the other way round.
-		ok := true
-		for _, a := range gr.filter {
-			if !addrIn(oldF, a) {
-				ok = ok && gr.pend(a, gr.mode == Include)
-			}
-		}
-		for _, a := range oldF {
-			if !addrIn(gr.filter, a) {
-				ok = ok && gr.pend(a, gr.mode != Include)
-			}
-		}
-		if !ok {
-			gr.chgMode = true // too many changes to list: restate the whole filter
-		}
-	}
-	if gr.chgMode {
-		gr.allow, gr.block = gr.allow[:0], gr.block[:0]
+	if !gr.noteChange(oldMode, oldF) {
+		return // e.g. a second any-source join
 	}
 	gr.retrans = s.igmpRV(n)
 	var w igmpBuilder
@@ -525,28 +452,7 @@ func (s *Stack) igmpPrune(n *nic) {
 
 // igmpChangeRecords adds gr's pending state-change records to w and counts one transmission.
 func (s *Stack) igmpChangeRecords(n *nic, w *igmpBuilder, gr *group) {
-	if gr.retrans <= 0 {
-		return
-	}
-	if gr.chgMode {
-		t := uint8(wire.IGMPv3ChangeToInclude)
-		if gr.mode == Exclude {
-			t = wire.IGMPv3ChangeToExclude
-		}
-		s.igmpAddRecord(n, w, t, gr.addr, gr.filter)
-	} else {
-		if len(gr.allow) > 0 {
-			s.igmpAddRecord(n, w, wire.IGMPv3AllowNewSources, gr.addr, gr.allow)
-		}
-		if len(gr.block) > 0 {
-			s.igmpAddRecord(n, w, wire.IGMPv3BlockOldSources, gr.addr, gr.block)
-		}
-	}
-	gr.retrans--
-	if gr.retrans == 0 {
-		gr.chgMode = false
-		gr.allow, gr.block = gr.allow[:0], gr.block[:0]
-	}
+	gr.changeRecords(func(typ uint8, srcs []netip.Addr) { s.igmpAddRecord(n, w, typ, gr.addr, srcs) })
 }
 
 // igmpCurrentRecord adds gr's current-state record (IS_IN/IS_EX) to w.
@@ -554,11 +460,7 @@ func (s *Stack) igmpCurrentRecord(n *nic, w *igmpBuilder, gr *group) {
 	if !gr.active() || !igmpReports(n, gr.addr) {
 		return
 	}
-	t := uint8(wire.IGMPv3ModeIsInclude)
-	if gr.mode == Exclude {
-		t = wire.IGMPv3ModeIsExclude
-	}
-	s.igmpAddRecord(n, w, t, gr.addr, gr.filter)
+	s.igmpAddRecord(n, w, gr.currentType(), gr.addr, gr.filter)
 }
 
 // igmpBuilder collects IGMPv3 group records into reports that fit the MTU.
@@ -698,17 +600,7 @@ func (s *Stack) igmpQuery(n *nic, p *Packet, m wire.IGMP) {
 	}
 	mrt := m.MaxRespTime()
 	before := s.igmpVersion(n, now)
-	if m.Version() == 3 {
-		if q := m.QRV(); q != 0 {
-			n.igmp.rv = int(q)
-		}
-		if m.QQIC() != 0 {
-			n.igmp.qi = m.QueryInterval()
-		}
-	}
-	if mrt > 0 {
-		n.igmp.qri = mrt
-	}
+	learnQuery(&n.igmp, m.Version() == 3, m, mrt)
 	switch m.Version() {
 	case 1:
 		n.igmp.v1Until = now + s.igmpOlderTimeout(n)
@@ -722,9 +614,7 @@ func (s *Stack) igmpQuery(n *nic, p *Packet, m wire.IGMP) {
 	delay := s.randDelay(mrt)
 	if v == 3 {
 		if general {
-			if !n.igmp.genPending || n.igmp.genAt > now+delay {
-				n.igmp.genPending, n.igmp.genAt = true, now+delay
-			}
+			n.igmp.scheduleGeneral(now + delay)
 			return
 		}
 		gr := n.findGroup(g)
@@ -759,23 +649,14 @@ func (s *Stack) igmpQuery(n *nic, p *Packet, m wire.IGMP) {
 
 // igmpOlderTimeout is the Older Version Querier Present Timeout (RFC 3376 8.12).
 func (s *Stack) igmpOlderTimeout(n *nic) time.Duration {
-	qi, qri := n.igmp.qi, n.igmp.qri
-	if qi == 0 {
-		qi = igmpDefaultQueryInterval
-	}
-	if qri == 0 {
-		qri = igmpDefaultQRI
-	}
-	return time.Duration(s.igmpRV(n))*qi + qri
+	return n.igmp.olderTimeout(s.igmpRV(n), igmpDefaultQueryInterval, igmpDefaultQRI)
 }
 
 // igmpCancel cancels every pending response and retransmission of n.
 func (s *Stack) igmpCancel(n *nic) {
 	n.igmp.genPending, n.igmp.chgPending = false, false
 	for i := range n.groups {
-		g := &n.groups[i]
-		g.respPending, g.retrans, g.chgMode = false, 0, false
-		g.allow, g.block = g.allow[:0], g.block[:0]
+		n.groups[i].cancelPending()
 	}
 	s.igmpPrune(n)
 }
@@ -791,10 +672,7 @@ func (s *Stack) igmpReportHeard(n *nic, p *Packet, m wire.IGMP) {
 	if s.igmpVersion(n, s.clock.Now()) == 3 {
 		return
 	}
-	if gr := n.findGroup(g); gr != nil && gr.active() && gr.respPending {
-		gr.respPending = false
-		gr.lastReport = false
-	}
+	n.findGroup(g).reportHeard()
 }
 
 // igmpTimers sends the responses and retransmissions that are due.
@@ -861,12 +739,7 @@ func (s *Stack) igmpDeadline() (time.Duration, bool) {
 		}
 	}
 	for _, n := range s.nics {
-		if n.igmp.genPending {
-			take(n.igmp.genAt)
-		}
-		if n.igmp.chgPending {
-			take(n.igmp.chgAt)
-		}
+		n.igmp.timersDeadline(take)
 		for i := range n.groups {
 			if n.groups[i].respPending {
 				take(n.groups[i].respAt)

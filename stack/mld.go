@@ -256,13 +256,7 @@ func (s *Stack) mldJoin(n *nic, g netip.Addr, sources []netip.Addr, mode FilterM
 	}
 	gr := n.findGroup6(g)
 	if gr != nil {
-		extra := 0
-		for _, a := range sources {
-			if gr.srcIndex(a) < 0 {
-				extra++
-			}
-		}
-		if len(gr.srcs)+extra > s.cfg.MLD.MaxSources {
+		if len(gr.srcs)+gr.newSources(sources) > s.cfg.MLD.MaxSources {
 			return ErrBufferFull
 		}
 		if !sys && gr.refs == gr.sys && gr.inRefs == 0 && s.mldUserGroups(n) >= s.cfg.MaxGroups {
@@ -273,25 +267,9 @@ func (s *Stack) mldJoin(n *nic, g netip.Addr, sources []netip.Addr, mode FilterM
 	}
 	was := gr.active()
 	oldMode, oldF := gr.mode, append(n.auto.old[:0], gr.filter...)
-	if mode == Exclude {
-		gr.refs++
-		if sys {
-			gr.sys++
-		}
-	} else {
-		gr.inRefs++
-	}
-	for _, a := range sources {
-		i := gr.srcIndex(a)
-		if i < 0 {
-			gr.srcs = append(gr.srcs, srcRef{addr: a})
-			i = len(gr.srcs) - 1
-		}
-		if mode == Exclude {
-			gr.srcs[i].exc++
-		} else {
-			gr.srcs[i].inc++
-		}
+	gr.addMembership(sources, mode)
+	if sys && mode == Exclude {
+		gr.sys++
 	}
 	s.mldChanged(n, gr, was, oldMode, oldF)
 	return nil
@@ -315,34 +293,16 @@ func (s *Stack) mldLeave(n *nic, g netip.Addr, sources []netip.Addr, mode Filter
 		return err
 	}
 	gr := n.findGroup6(g)
-	if gr == nil || !gr.active() || (mode == Exclude && gr.refs == 0) || (mode == Include && gr.inRefs == 0) {
+	if gr == nil || !gr.hasMembership(sources, mode) {
 		return ErrNotFound
 	}
 	if mode == Exclude && len(sources) == 0 && ((sys && gr.sys == 0) || (!sys && gr.refs == gr.sys)) {
 		return ErrNotFound
 	}
-	for _, a := range sources {
-		i := gr.srcIndex(a)
-		if i < 0 || (mode == Exclude && gr.srcs[i].exc == 0) || (mode == Include && gr.srcs[i].inc == 0) {
-			return ErrNotFound
-		}
-	}
 	oldMode, oldF := gr.mode, append(n.auto.old[:0], gr.filter...)
-	if mode == Exclude {
-		gr.refs--
-		if sys {
-			gr.sys--
-		}
-	} else {
-		gr.inRefs--
-	}
-	for _, a := range sources {
-		i := gr.srcIndex(a)
-		if mode == Exclude {
-			gr.srcs[i].exc--
-		} else {
-			gr.srcs[i].inc--
-		}
+	gr.dropMembership(sources, mode)
+	if sys && mode == Exclude {
+		gr.sys--
 	}
 	s.mldChanged(n, gr, true, oldMode, oldF)
 	return nil
@@ -393,39 +353,8 @@ func (s *Stack) mldChanged(n *nic, gr *mldGroup, was bool, oldMode FilterMode, o
 		}
 		return
 	}
-	if oldMode == gr.mode && len(oldF) == len(gr.filter) {
-		same := true
-		for _, a := range oldF {
-			if !addrIn(gr.filter, a) {
-				same = false
-			}
-		}
-		if same {
-			return // e.g. a second any-source join
-		}
-	}
-	if oldMode != gr.mode {
-		gr.chgMode = true
-	}
-	if !gr.chgMode {
-		// Same mode, new source list (RFC 3810 6.1 table).
-		ok := true
-		for _, a := range gr.filter {
-			if !addrIn(oldF, a) {
-				ok = ok && gr.pend(a, gr.mode == Include)
-			}
-		}
-		for _, a := range oldF {
-			if !addrIn(gr.filter, a) {
-				ok = ok && gr.pend(a, gr.mode != Include)
-			}
-		}
-		if !ok {
-			gr.chgMode = true
-		}
-	}
-	if gr.chgMode {
-		gr.allow, gr.block = gr.allow[:0], gr.block[:0]
+	if !gr.noteChange(oldMode, oldF) {
+		return // e.g. a second any-source join
 	}
 	gr.retrans = s.mldRV(n)
 	var w mldBuilder
@@ -502,45 +431,19 @@ func (s *Stack) mldPrune(n *nic) {
 // mldCancel cancels every pending response and retransmission of n and
 // drops the stack's own memberships (interface down).
 func (s *Stack) mldCancel(n *nic) {
-	m := &n.auto.mld
-	m.genPending, m.chgPending = false, false
 	for i := range n.auto.groups {
-		g := &n.auto.groups[i]
-		g.respPending, g.retrans, g.chgMode = false, 0, false
-		g.allow, g.block, g.qsrcs = g.allow[:0], g.block[:0], g.qsrcs[:0]
-		if g.sys > 0 {
+		if g := &n.auto.groups[i]; g.sys > 0 {
 			g.refs -= g.sys
 			g.sys = 0
 			g.merge()
 		}
 	}
-	s.mldPrune(n)
+	s.mldCancelResponses(n)
 }
 
 // mldChangeRecords adds gr's pending state-change records to w and counts one transmission.
 func (s *Stack) mldChangeRecords(n *nic, w *mldBuilder, gr *mldGroup) {
-	if gr.retrans <= 0 {
-		return
-	}
-	if gr.chgMode {
-		t := uint8(wire.MLDv2ChangeToInclude)
-		if gr.mode == Exclude {
-			t = wire.MLDv2ChangeToExclude
-		}
-		s.mldAddRecord(n, w, t, gr.addr, gr.filter)
-	} else {
-		if len(gr.allow) > 0 {
-			s.mldAddRecord(n, w, wire.MLDv2AllowNewSources, gr.addr, gr.allow)
-		}
-		if len(gr.block) > 0 {
-			s.mldAddRecord(n, w, wire.MLDv2BlockOldSources, gr.addr, gr.block)
-		}
-	}
-	gr.retrans--
-	if gr.retrans == 0 {
-		gr.chgMode = false
-		gr.allow, gr.block = gr.allow[:0], gr.block[:0]
-	}
+	gr.changeRecords(func(typ uint8, srcs []netip.Addr) { s.mldAddRecord(n, w, typ, gr.addr, srcs) })
 }
 
 // mldCurrentRecord adds gr's current-state record to w: IS_IN/IS_EX, or
@@ -565,11 +468,7 @@ func (s *Stack) mldCurrentRecord(n *nic, w *mldBuilder, gr *mldGroup, withSource
 		gr.qsrcs = gr.qsrcs[:0]
 		return
 	}
-	t := uint8(wire.MLDv2ModeIsInclude)
-	if gr.mode == Exclude {
-		t = wire.MLDv2ModeIsExclude
-	}
-	s.mldAddRecord(n, w, t, gr.addr, gr.filter)
+	s.mldAddRecord(n, w, gr.currentType(), gr.addr, gr.filter)
 }
 
 // mldBuilder collects MLDv2 address records into n.auto.buf.
@@ -676,17 +575,7 @@ func (s *Stack) mldQuery(n *nic, dst netip.Addr, m wire.MLD) {
 	}
 	mrd := m.MaxRespDelay()
 	before := s.mldVersion(n, now)
-	if m.Version() == 2 {
-		if q := m.QRV(); q != 0 {
-			a.mld.rv = int(q)
-		}
-		if m.QQIC() != 0 {
-			a.mld.qi = m.QueryInterval()
-		}
-	}
-	if mrd > 0 {
-		a.mld.qri = mrd
-	}
+	learnQuery(&a.mld, m.Version() == 2, m, mrd)
 	if m.Version() == 1 {
 		a.mld.v1Until = now + s.mldOlderTimeout(n)
 	}
@@ -697,9 +586,7 @@ func (s *Stack) mldQuery(n *nic, dst netip.Addr, m wire.MLD) {
 	delay := s.randDelay(mrd)
 	if v == 2 {
 		if general {
-			if !a.mld.genPending || a.mld.genAt > now+delay {
-				a.mld.genPending, a.mld.genAt = true, now+delay
-			}
+			a.mld.scheduleGeneral(now + delay)
 			return
 		}
 		gr := n.findGroup6(g)
@@ -758,14 +645,7 @@ func (s *Stack) mldQuery(n *nic, dst netip.Addr, m wire.MLD) {
 
 // mldOlderTimeout is the Older Version Querier Present Timeout (RFC 3810 9.12).
 func (s *Stack) mldOlderTimeout(n *nic) time.Duration {
-	qi, qri := n.auto.mld.qi, n.auto.mld.qri
-	if qi == 0 {
-		qi = mldDefaultQueryInterval
-	}
-	if qri == 0 {
-		qri = mldDefaultQRI
-	}
-	return time.Duration(s.mldRV(n))*qi + qri
+	return n.auto.mld.olderTimeout(s.mldRV(n), mldDefaultQueryInterval, mldDefaultQRI)
 }
 
 // mldCancelResponses cancels every pending response and retransmission of n.
@@ -774,8 +654,8 @@ func (s *Stack) mldCancelResponses(n *nic) {
 	m.genPending, m.chgPending = false, false
 	for i := range n.auto.groups {
 		g := &n.auto.groups[i]
-		g.respPending, g.retrans, g.chgMode = false, 0, false
-		g.allow, g.block, g.qsrcs = g.allow[:0], g.block[:0], g.qsrcs[:0]
+		g.cancelPending()
+		g.qsrcs = g.qsrcs[:0]
 	}
 	s.mldPrune(n)
 }
@@ -791,9 +671,8 @@ func (s *Stack) mldReportHeard(n *nic, dst netip.Addr, m wire.MLD) {
 	if s.mldVersion(n, s.clock.Now()) != 1 {
 		return
 	}
-	if gr := n.findGroup6(g); gr != nil && gr.active() && gr.respPending {
-		gr.respPending = false
-		gr.lastReport = false
+	if gr := n.findGroup6(g); gr != nil {
+		gr.reportHeard()
 	}
 }
 
@@ -852,13 +731,7 @@ func (s *Stack) mldTimers(n *nic, now time.Duration) {
 
 // mldDeadline reports n's earliest MLD timer.
 func (n *nic) mldDeadline(take func(time.Duration)) {
-	m := &n.auto.mld
-	if m.genPending {
-		take(m.genAt)
-	}
-	if m.chgPending {
-		take(m.chgAt)
-	}
+	n.auto.mld.timersDeadline(take)
 	for i := range n.auto.groups {
 		if n.auto.groups[i].respPending {
 			take(n.auto.groups[i].respAt)

@@ -32,7 +32,7 @@ func echoPair(tb testing.TB) (n *testNet, cli *udp.PCB, replies *int) {
 		if err := cli.Send(msg); err != nil {
 			tb.Fatal(err)
 		}
-		n.pump()
+		n.Pump()
 	}
 	if *replies != 50 {
 		tb.Fatalf("warm-up: %d replies of 50", *replies)
@@ -46,7 +46,7 @@ func TestEchoAllocs(t *testing.T) {
 	before := *replies
 	allocs := testing.AllocsPerRun(200, func() {
 		cli.Send(msg)
-		n.pump()
+		n.Pump()
 	})
 	if *replies-before != 201 { // AllocsPerRun runs once more to warm up
 		t.Fatalf("%d replies during the run, want 201", *replies-before)
@@ -65,7 +65,7 @@ func BenchmarkEcho(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		cli.Send(msg)
-		n.pump()
+		n.Pump()
 	}
 	b.StopTimer()
 	if *replies-before != b.N {

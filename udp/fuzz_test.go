@@ -44,10 +44,10 @@ func FuzzUDPInput(f *testing.F) {
 	f.Add(byte(0), []byte("\x03\xe8\x00\x08\x00\x10\x12\x34"))
 
 	n := newNet(f)
-	n.b.tap = func([]byte) bool { return false } // b's replies (ICMP) go nowhere
+	n.b.Tap = func([]byte) bool { return false } // b's replies (ICMP) go nowhere
 	// A static neighbor entry, so ICMP errors leave at once instead of
 	// waiting (holding buffers) for an ARP reply that never comes.
-	if err := n.b.s.AddStaticNeighbor(n.b.nic, n.a.addr, n.a.mac); err != nil {
+	if err := n.b.S.AddStaticNeighbor(n.b.NIC, n.a.Addr, n.a.MAC); err != nil {
 		f.Fatal(err)
 	}
 	type got struct {
@@ -58,7 +58,7 @@ func FuzzUDPInput(f *testing.F) {
 	rec := func(which int) func(*udp.PCB, []byte, *udp.RecvInfo) {
 		return func(c *udp.PCB, data []byte, info *udp.RecvInfo) {
 			gots = append(gots, got{which, bytes.Clone(data)})
-			if info.Src.Addr() != n.a.addr || info.Dst != n.b.addr {
+			if info.Src.Addr() != n.a.Addr || info.Dst != n.b.Addr {
 				f.Errorf("bad RecvInfo %+v", info)
 			}
 		}
@@ -88,8 +88,8 @@ func FuzzUDPInput(f *testing.F) {
 		if lite {
 			proto = wire.ProtoUDPLite
 		}
-		wire.PutEthernet(frame, n.b.mac, n.a.mac, wire.EtherTypeIPv4)
-		h := wire.IPv4Header{TotalLength: 20 + len(seg), TTL: 64, Protocol: proto, Src: n.a.addr, Dst: n.b.addr, ID: 1}
+		wire.PutEthernet(frame, n.b.MAC, n.a.MAC, wire.EtherTypeIPv4)
+		h := wire.IPv4Header{TotalLength: 20 + len(seg), TTL: 64, Protocol: proto, Src: n.a.Addr, Dst: n.b.Addr, ID: 1}
 		hl := h.Encode(frame[14:])
 		if len(seg) > 1480 {
 			return // larger than the link MTU: not a valid single frame
@@ -113,14 +113,14 @@ func FuzzUDPInput(f *testing.F) {
 					cov = len(seg)
 				}
 				if cov < 8 || cov > len(seg) || csum == 0 ||
-					refChecksum(n.a.addr, n.b.addr, proto, len(seg), seg[:cov]) != 0 {
+					refChecksum(n.a.Addr, n.b.Addr, proto, len(seg), seg[:cov]) != 0 {
 					drop = true
 				} else if dport == 7 {
 					want, wantData = 4, seg[8:]
 				}
 			} else {
 				if f3 < 8 || f3 > len(seg) ||
-					(csum != 0 && refChecksum(n.a.addr, n.b.addr, proto, f3, seg[:f3]) != 0) {
+					(csum != 0 && refChecksum(n.a.Addr, n.b.Addr, proto, f3, seg[:f3]) != 0) {
 					drop = true
 				} else {
 					switch {
@@ -137,8 +137,8 @@ func FuzzUDPInput(f *testing.F) {
 		}
 		before := n.b.u.Stats()
 		gots = gots[:0]
-		n.b.s.Input(n.b.nic, fr)
-		n.b.s.Poll()
+		n.b.S.Input(n.b.NIC, fr)
+		n.b.S.Poll()
 		after := n.b.u.Stats()
 		cb, ca := before.Counters, after.Counters
 		if lite {
@@ -159,8 +159,8 @@ func FuzzUDPInput(f *testing.F) {
 				t.Fatalf("segment %x: deliveries %v, want pcb %d with %x", seg, gots, want, wantData)
 			}
 		}
-		if n.b.s.Pool().Stats().InUse != 0 {
-			t.Fatalf("buffers leaked: %d", n.b.s.Pool().Stats().InUse)
+		if n.b.S.Pool().Stats().InUse != 0 {
+			t.Fatalf("buffers leaked: %d", n.b.S.Pool().Stats().InUse)
 		}
 	})
 }

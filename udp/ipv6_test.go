@@ -14,11 +14,11 @@ func newNet6(t *testing.T) *testNet {
 	n := newNet(t)
 	for i, h := range []*host{n.a, n.b} {
 		p := netip.PrefixFrom(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 15: byte(i + 1)}), 64)
-		if err := h.s.AddAddress(h.nic, p); err != nil {
+		if err := h.S.AddAddress(h.NIC, p); err != nil {
 			t.Fatal(err)
 		}
 	}
-	n.pump()
+	n.Pump()
 	return n
 }
 
@@ -45,7 +45,7 @@ func TestUDPOverIPv6(t *testing.T) {
 	if err := cli.SendTo([]byte("hello6"), ap("[2001:db8::2]:7")); err != nil {
 		t.Fatal(err)
 	}
-	n.advance(100e6) // neighbor resolution
+	n.Advance(100e6) // neighbor resolution
 	if len(*rs) != 1 || (*rs)[0].data != "hello6" {
 		t.Fatalf("server got %v", *rs)
 	}
@@ -57,7 +57,7 @@ func TestUDPOverIPv6(t *testing.T) {
 	if err := srv.SendTo([]byte("back"), info.Src); err != nil {
 		t.Fatal(err)
 	}
-	n.pump()
+	n.Pump()
 	if len(*rc) != 1 || (*rc)[0].data != "back" {
 		t.Fatalf("client got %v", *rc)
 	}
@@ -70,7 +70,7 @@ func TestUDPOverIPv6(t *testing.T) {
 	if err := cli.Send([]byte("conn")); err != nil {
 		t.Fatal(err)
 	}
-	n.pump()
+	n.Pump()
 	if len(*rs) != 2 || (*rs)[1].data != "conn" {
 		t.Fatal("connected send lost")
 	}
@@ -79,7 +79,7 @@ func TestUDPOverIPv6(t *testing.T) {
 	if err := c4.SendTo([]byte("four"), ap("10.0.0.2:7")); err != nil {
 		t.Fatal(err)
 	}
-	n.pump()
+	n.Pump()
 	if len(*rs) != 3 || (*rs)[2].data != "four" || !(*rs)[2].info.Src.Addr().Is4() {
 		t.Fatalf("IPv4 to the wildcard: %v", *rs)
 	}
@@ -91,11 +91,11 @@ func TestUDPOverIPv6(t *testing.T) {
 	if err := cli.Send(big); err != nil {
 		t.Fatal(err)
 	}
-	n.pump()
+	n.Pump()
 	if len(*rs) != 4 || (*rs)[3].data != string(big) {
 		t.Fatal("large datagram lost")
 	}
-	if st := n.b.s.Stats().IPv6; st.ReasmOKs != 1 {
+	if st := n.b.S.Stats().IPv6; st.ReasmOKs != 1 {
 		t.Fatalf("reassembly %+v", st)
 	}
 }
@@ -108,11 +108,11 @@ func TestUDPOverIPv6ZeroChecksumDropped(t *testing.T) {
 	cli := mustPCB(t, n.a.u)
 	cli.SetChecksum(false) // ignored over IPv6
 	_ = cli.SendTo([]byte("sum"), ap("[2001:db8::2]:9"))
-	n.pump()
+	n.Pump()
 	if len(*rs) != 1 {
 		t.Fatal("checksum not sent over IPv6")
 	}
-	n.a.tap = func(f []byte) bool {
+	n.a.Tap = func(f []byte) bool {
 		e, err := wire.ParseEthernet(f)
 		if err == nil && e.EtherType() == wire.EtherTypeIPv6 && len(f) > 14+48 && f[14+6] == wire.ProtoUDP {
 			f[14+46], f[14+47] = 0, 0
@@ -120,7 +120,7 @@ func TestUDPOverIPv6ZeroChecksumDropped(t *testing.T) {
 		return true
 	}
 	_ = cli.SendTo([]byte("zero"), ap("[2001:db8::2]:9"))
-	n.pump()
+	n.Pump()
 	if len(*rs) != 1 || n.b.u.Stats().InCsumErrors != 1 {
 		t.Fatalf("zero checksum accepted: %d, %+v", len(*rs), n.b.u.Stats())
 	}
@@ -139,7 +139,7 @@ func TestUDPLiteOverIPv6(t *testing.T) {
 	if err := cli.SendTo([]byte("lite6"), ap("[2001:db8::2]:11")); err != nil {
 		t.Fatal(err)
 	}
-	n.advance(100e6)
+	n.Advance(100e6)
 	if len(*rs) != 1 || (*rs)[0].data != "lite6" {
 		t.Fatalf("lite got %v", *rs)
 	}
@@ -154,11 +154,11 @@ func TestUDPOverIPv6PortUnreachable(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = cli.Send([]byte("anyone?"))
-	n.advance(100e6)
+	n.Advance(100e6)
 	if len(errs) != 1 || !errors.Is(errs[0], udp.ErrConnRefused) {
 		t.Fatalf("errors %v", errs)
 	}
-	if n.b.s.Stats().ICMPv6.OutDestUnreachs != 1 {
+	if n.b.S.Stats().ICMPv6.OutDestUnreachs != 1 {
 		t.Fatal("no ICMPv6 port unreachable")
 	}
 }

@@ -27,8 +27,8 @@ func TestLimitedBroadcastRouting(t *testing.T) {
 	if err := c.SendTo([]byte("bound"), ap("255.255.255.255:6110")); err != nil {
 		t.Fatalf("limited broadcast from a bound pcb: %v", err)
 	}
-	n.pump()
-	if len(r.data) != 1 || string(r.data[0]) != "bound" || r.infos[0].Src.Addr() != n.a.addr {
+	n.Pump()
+	if len(r.data) != 1 || string(r.data[0]) != "bound" || r.infos[0].Src.Addr() != n.a.Addr {
 		t.Fatalf("got %q %+v", r.data, r.infos)
 	}
 }
@@ -42,7 +42,7 @@ func TestTTLAndTOS(t *testing.T) {
 	if err := c.SendTo([]byte("x"), ap("10.0.0.2:6120")); err != nil {
 		t.Fatal(err)
 	}
-	n.pump()
+	n.Pump()
 	if len(r.infos) != 1 || r.infos[0].TTL != 17 || r.infos[0].TOS != 0xb8 {
 		t.Fatalf("infos %+v, want TTL 17 TOS 0xb8", r.infos)
 	}
@@ -64,7 +64,7 @@ func TestHandleICMPErrorMapping(t *testing.T) {
 		return q
 	}
 	e := func(typ, code uint8) *stack.ICMPError {
-		return &stack.ICMPError{Type: typ, Code: code, From: n.b.addr, Src: n.a.addr, Dst: n.b.addr,
+		return &stack.ICMPError{Type: typ, Code: code, From: n.b.Addr, Src: n.a.Addr, Dst: n.b.Addr,
 			Protocol: wire.ProtoUDP, Quoted: quote(4000, 53)}
 	}
 	cases := []struct {
@@ -90,13 +90,13 @@ func TestHandleICMPErrorMapping(t *testing.T) {
 	// Errors that do not match the pcb are ignored.
 	got = got[:0]
 	for _, x := range []*stack.ICMPError{
-		{Type: 3, Code: 3, Src: n.a.addr, Dst: n.b.addr, Protocol: wire.ProtoUDP, Quoted: quote(4001, 53)},
-		{Type: 3, Code: 3, Src: n.a.addr, Dst: n.b.addr, Protocol: wire.ProtoUDP, Quoted: quote(4000, 54)},
-		{Type: 3, Code: 3, Src: n.a.addr, Dst: netip.MustParseAddr("10.0.0.3"), Protocol: wire.ProtoUDP, Quoted: quote(4000, 53)},
-		{Type: 3, Code: 3, Src: netip.MustParseAddr("127.0.0.1"), Dst: n.b.addr, Protocol: wire.ProtoUDP, Quoted: quote(4000, 53)},
-		{Type: 3, Code: 3, Src: n.a.addr, Dst: n.b.addr, Protocol: wire.ProtoUDPLite, Quoted: quote(4000, 53)},
-		{Type: 3, Code: 3, Src: n.a.addr, Dst: n.b.addr, Protocol: wire.ProtoUDP, Quoted: []byte{0x0f}},
-		{Type: 4, Code: 0, Src: n.a.addr, Dst: n.b.addr, Protocol: wire.ProtoUDP, Quoted: quote(4000, 53)},
+		{Type: 3, Code: 3, Src: n.a.Addr, Dst: n.b.Addr, Protocol: wire.ProtoUDP, Quoted: quote(4001, 53)},
+		{Type: 3, Code: 3, Src: n.a.Addr, Dst: n.b.Addr, Protocol: wire.ProtoUDP, Quoted: quote(4000, 54)},
+		{Type: 3, Code: 3, Src: n.a.Addr, Dst: netip.MustParseAddr("10.0.0.3"), Protocol: wire.ProtoUDP, Quoted: quote(4000, 53)},
+		{Type: 3, Code: 3, Src: netip.MustParseAddr("127.0.0.1"), Dst: n.b.Addr, Protocol: wire.ProtoUDP, Quoted: quote(4000, 53)},
+		{Type: 3, Code: 3, Src: n.a.Addr, Dst: n.b.Addr, Protocol: wire.ProtoUDPLite, Quoted: quote(4000, 53)},
+		{Type: 3, Code: 3, Src: n.a.Addr, Dst: n.b.Addr, Protocol: wire.ProtoUDP, Quoted: []byte{0x0f}},
+		{Type: 4, Code: 0, Src: n.a.Addr, Dst: n.b.Addr, Protocol: wire.ProtoUDP, Quoted: quote(4000, 53)},
 	} {
 		n.a.u.HandleICMPError(x)
 	}

@@ -76,7 +76,7 @@ func TestEchoBetweenStacks(t *testing.T) {
 	r := &recorder{}
 	cli.OnRecv(r.fn)
 	var wireErr error
-	n.a.tap = func(f []byte) bool {
+	n.a.Tap = func(f []byte) bool {
 		if off := udpOffset(f, wire.ProtoUDP); off >= 0 {
 			ip, _ := wire.ParseIPv4(f[14:])
 			u, err := wire.ParseUDP(f[off:])
@@ -91,7 +91,7 @@ func TestEchoBetweenStacks(t *testing.T) {
 		if err := cli.SendTo(m, ap("10.0.0.2:7")); err != nil {
 			t.Fatalf("SendTo #%d: %v", i, err)
 		}
-		n.pump()
+		n.Pump()
 		if len(r.data) != i+1 {
 			t.Fatalf("after message %d: got %d echoes", i, len(r.data))
 		}
@@ -99,7 +99,7 @@ func TestEchoBetweenStacks(t *testing.T) {
 			t.Fatalf("echo %d differs: got %d bytes, want %d", i, len(r.data[i]), len(m))
 		}
 		info := r.infos[i]
-		if info.Src != ap("10.0.0.2:7") || info.Dst != n.a.addr || info.NIC != n.a.nic ||
+		if info.Src != ap("10.0.0.2:7") || info.Dst != n.a.Addr || info.NIC != n.a.NIC ||
 			info.Broadcast || info.Multicast || info.TTL != 64 {
 			t.Fatalf("echo %d info = %+v", i, info)
 		}
@@ -131,8 +131,8 @@ func TestConnectedSendAndZeroCopy(t *testing.T) {
 	if err := cli.Connect(ap("10.0.0.2:7")); err != nil {
 		t.Fatal(err)
 	}
-	if got := cli.LocalAddr().Addr(); got != n.a.addr {
-		t.Errorf("LocalAddr after Connect = %v, want the route source %v", got, n.a.addr)
+	if got := cli.LocalAddr().Addr(); got != n.a.Addr {
+		t.Errorf("LocalAddr after Connect = %v, want the route source %v", got, n.a.Addr)
 	}
 	if cli.RemoteAddr() != ap("10.0.0.2:7") {
 		t.Errorf("RemoteAddr = %v", cli.RemoteAddr())
@@ -150,7 +150,7 @@ func TestConnectedSendAndZeroCopy(t *testing.T) {
 	if err := cli.SendBufTo(b, ap("10.0.0.2:7")); err != nil {
 		t.Fatal(err)
 	}
-	n.pump()
+	n.Pump()
 	if len(r.data) != 2 || string(r.data[0]) != "copy" || string(r.data[1]) != "zcopy" {
 		t.Fatalf("got %q", r.data)
 	}
@@ -158,7 +158,7 @@ func TestConnectedSendAndZeroCopy(t *testing.T) {
 	if cli.RemoteAddr().IsValid() || cli.LocalAddr().Addr() != netip.IPv4Unspecified() {
 		t.Errorf("after Disconnect local=%v remote=%v", cli.LocalAddr(), cli.RemoteAddr())
 	}
-	if pool := n.a.s.Pool().Stats(); pool.InUse != 0 {
+	if pool := n.a.S.Pool().Stats(); pool.InUse != 0 {
 		t.Errorf("a's pool has %d buffers in use after the exchange", pool.InUse)
 	}
 	big := make([]byte, udp.MaxPayload+1)
@@ -189,7 +189,7 @@ func TestSendToBadDestination(t *testing.T) {
 	if err := c.Connect(ap("10.0.0.2:0")); !errors.Is(err, udp.ErrInvalid) {
 		t.Errorf("Connect to port 0 = %v, want ErrInvalid", err)
 	}
-	if st := n.a.s.Pool().Stats(); st.InUse != 0 {
+	if st := n.a.S.Pool().Stats(); st.InUse != 0 {
 		t.Errorf("%d buffers leaked", st.InUse)
 	}
 }
@@ -389,7 +389,7 @@ func TestNewConfigErrors(t *testing.T) {
 		{EphemeralLow: 6000, EphemeralHigh: 5000},
 		{EphemeralLow: 0, EphemeralHigh: 5000},
 	} {
-		if _, err := udp.New(n.a.s, cfg); err == nil {
+		if _, err := udp.New(n.a.S, cfg); err == nil {
 			t.Errorf("New(%+v) succeeded", cfg)
 		}
 	}
@@ -415,7 +415,7 @@ func TestDemuxBestMatch(t *testing.T) {
 		if err := c.SendTo([]byte(msg), ap("10.0.0.2:6000")); err != nil {
 			t.Fatal(err)
 		}
-		n.pump()
+		n.Pump()
 	}
 	count := func() [3]int { return [3]int{len(rx.data), len(rs.data), len(rw.data)} }
 	send(a5000, "to connected")
@@ -459,13 +459,13 @@ func TestBroadcastPermission(t *testing.T) {
 	n := newNet(t)
 	_, r := listen(t, n.b.u, "0.0.0.0:6100", false)
 	c := mustPCB(t, n.a.u)
-	c.SetMulticastInterface(n.a.nic)
+	c.SetMulticastInterface(n.a.NIC)
 	for _, d := range []string{"255.255.255.255:6100", "10.0.0.255:6100"} {
 		if err := c.SendTo([]byte("x"), ap(d)); !errors.Is(err, udp.ErrBroadcastNotAllowed) {
 			t.Errorf("SendTo(%s) without SetBroadcast = %v, want ErrBroadcastNotAllowed", d, err)
 		}
 	}
-	n.pump()
+	n.Pump()
 	if len(r.data) != 0 {
 		t.Fatalf("a broadcast got through without permission")
 	}
@@ -474,22 +474,22 @@ func TestBroadcastPermission(t *testing.T) {
 		if err := c.SendTo([]byte(d), ap(d)); err != nil {
 			t.Fatalf("SendTo(%s) with SetBroadcast: %v", d, err)
 		}
-		n.pump()
+		n.Pump()
 		if len(r.data) != i+1 || string(r.data[i]) != d {
 			t.Fatalf("broadcast to %s: received %q", d, r.data)
 		}
 		info := r.infos[i]
-		if !info.Broadcast || info.Multicast || info.Dst != ap(d).Addr() || info.Src.Addr() != n.a.addr {
+		if !info.Broadcast || info.Multicast || info.Dst != ap(d).Addr() || info.Src.Addr() != n.a.Addr {
 			t.Errorf("broadcast info = %+v", info)
 		}
 	}
 	// A broadcast to a port nobody has is ignored: no ICMP error.
-	icmpBefore := n.b.s.Stats().ICMP.OutDestUnreachs
+	icmpBefore := n.b.S.Stats().ICMP.OutDestUnreachs
 	if err := c.SendTo([]byte("x"), ap("10.0.0.255:6101")); err != nil {
 		t.Fatal(err)
 	}
-	n.pump()
-	if got := n.b.s.Stats().ICMP.OutDestUnreachs; got != icmpBefore {
+	n.Pump()
+	if got := n.b.S.Stats().ICMP.OutDestUnreachs; got != icmpBefore {
 		t.Errorf("ICMP error sent for a broadcast")
 	}
 	if st := n.b.u.Stats(); st.IgnoredMulti != 1 || st.NoPorts != 0 {
@@ -500,7 +500,7 @@ func TestBroadcastPermission(t *testing.T) {
 func TestMulticast(t *testing.T) {
 	n := newNet(t)
 	group := netip.MustParseAddr("239.1.2.3")
-	if err := n.b.s.JoinGroup(n.b.nic, group); err != nil {
+	if err := n.b.S.JoinGroup(n.b.NIC, group); err != nil {
 		t.Fatalf("JoinGroup: %v", err)
 	}
 	_, rg := listen(t, n.b.u, "239.1.2.3:6200", true)
@@ -508,12 +508,12 @@ func TestMulticast(t *testing.T) {
 	_, ru := listen(t, n.b.u, "10.0.0.2:6200", true)
 	_, rother := listen(t, n.b.u, "239.9.9.9:6200", true)
 	snd := mustPCB(t, n.a.u)
-	snd.SetMulticastInterface(n.a.nic)
-	n.pump()
+	snd.SetMulticastInterface(n.a.NIC)
+	n.Pump()
 	if err := snd.SendTo([]byte("m1"), ap("239.1.2.3:6200")); err != nil {
 		t.Fatal(err)
 	}
-	n.pump()
+	n.Pump()
 	if len(rg.data) != 1 || len(rw.data) != 1 {
 		t.Fatalf("group-bound got %d, wildcard got %d; want 1 each", len(rg.data), len(rw.data))
 	}
@@ -521,14 +521,14 @@ func TestMulticast(t *testing.T) {
 		t.Fatalf("unicast-bound or other-group pcb got a multicast")
 	}
 	info := rg.infos[0]
-	if !info.Multicast || info.Broadcast || info.Dst != group || info.TTL != 1 || info.Src.Addr() != n.a.addr {
+	if !info.Multicast || info.Broadcast || info.Dst != group || info.TTL != 1 || info.Src.Addr() != n.a.Addr {
 		t.Errorf("multicast info = %+v (default TTL must be 1)", info)
 	}
 	snd.SetMulticastTTL(7)
 	if err := snd.SendTo([]byte("m2"), ap("239.1.2.3:6200")); err != nil {
 		t.Fatal(err)
 	}
-	n.pump()
+	n.Pump()
 	if len(rg.data) != 2 || rg.infos[1].TTL != 7 || string(rg.data[1]) != "m2" {
 		t.Fatalf("after SetMulticastTTL(7): %d datagrams, infos %+v", len(rg.data), rg.infos)
 	}
@@ -538,15 +538,15 @@ func TestMulticast(t *testing.T) {
 
 	// Loop: a joins too; its own pcb on the port sees its datagrams
 	// unless loop is off.
-	if err := n.a.s.JoinGroup(n.a.nic, group); err != nil {
+	if err := n.a.S.JoinGroup(n.a.NIC, group); err != nil {
 		t.Fatal(err)
 	}
 	_, rl := listen(t, n.a.u, "0.0.0.0:6200", false)
-	n.pump()
+	n.Pump()
 	if err := snd.SendTo([]byte("loop on"), ap("239.1.2.3:6200")); err != nil {
 		t.Fatal(err)
 	}
-	n.pump()
+	n.Pump()
 	if len(rl.data) != 1 || string(rl.data[0]) != "loop on" {
 		t.Fatalf("loop on: sender's host got %q", rl.data)
 	}
@@ -557,7 +557,7 @@ func TestMulticast(t *testing.T) {
 	if err := snd.SendTo([]byte("loop off"), ap("239.1.2.3:6200")); err != nil {
 		t.Fatal(err)
 	}
-	n.pump()
+	n.Pump()
 	if len(rl.data) != 1 {
 		t.Fatalf("loop off: sender's host got %q", rl.data)
 	}
@@ -565,13 +565,13 @@ func TestMulticast(t *testing.T) {
 		t.Fatalf("loop off: remote group member got %d", len(rg.data))
 	}
 	// After leaving, b's stack filters the group.
-	if err := n.b.s.LeaveGroup(n.b.nic, group); err != nil {
+	if err := n.b.S.LeaveGroup(n.b.NIC, group); err != nil {
 		t.Fatal(err)
 	}
 	if err := snd.SendTo([]byte("left"), ap("239.1.2.3:6200")); err != nil {
 		t.Fatal(err)
 	}
-	n.pump()
+	n.Pump()
 	if len(rg.data) != 4 {
 		t.Fatalf("after LeaveGroup the group pcb still received")
 	}
@@ -583,7 +583,7 @@ func TestZeroChecksumAccepted(t *testing.T) {
 	c := mustPCB(t, n.a.u)
 	c.SetChecksum(false)
 	var sums []uint16
-	n.a.tap = func(f []byte) bool {
+	n.a.Tap = func(f []byte) bool {
 		if off := udpOffset(f, wire.ProtoUDP); off >= 0 {
 			sums = append(sums, binary.BigEndian.Uint16(f[off+6:]))
 		}
@@ -592,7 +592,7 @@ func TestZeroChecksumAccepted(t *testing.T) {
 	if err := c.SendTo([]byte("no checksum"), ap("10.0.0.2:6400")); err != nil {
 		t.Fatal(err)
 	}
-	n.pump()
+	n.Pump()
 	if len(sums) != 1 || sums[0] != 0 {
 		t.Fatalf("checksum fields on the wire: %v, want [0]", sums)
 	}
@@ -610,7 +610,7 @@ func TestComputedZeroChecksumSentAsFFFF(t *testing.T) {
 	c := mustPCB(t, n.a.u)
 	mustBind(t, c, "0.0.0.0:5555")
 	// Find a 2-byte payload whose checksum computes to zero.
-	src, dst := n.a.addr, n.b.addr
+	src, dst := n.a.Addr, n.b.Addr
 	var payload []byte
 	for x := 0; x < 1<<16; x++ {
 		seg := []byte{0x15, 0xb3, 0x19, 0x01, 0, 10, 0, 0, byte(x >> 8), byte(x)}
@@ -623,7 +623,7 @@ func TestComputedZeroChecksumSentAsFFFF(t *testing.T) {
 		t.Fatal("no payload with a zero checksum found")
 	}
 	var sums []uint16
-	n.a.tap = func(f []byte) bool {
+	n.a.Tap = func(f []byte) bool {
 		if off := udpOffset(f, wire.ProtoUDP); off >= 0 {
 			sums = append(sums, binary.BigEndian.Uint16(f[off+6:]))
 		}
@@ -632,7 +632,7 @@ func TestComputedZeroChecksumSentAsFFFF(t *testing.T) {
 	if err := c.SendTo(payload, ap("10.0.0.2:6401")); err != nil {
 		t.Fatal(err)
 	}
-	n.pump()
+	n.Pump()
 	if len(sums) != 1 || sums[0] != 0xffff {
 		t.Fatalf("checksum field %x, want [ffff]", sums)
 	}
@@ -645,17 +645,17 @@ func TestBadChecksumDropped(t *testing.T) {
 	n := newNet(t)
 	_, r := listen(t, n.b.u, "0.0.0.0:6500", false)
 	c := mustPCB(t, n.a.u)
-	n.a.tap = func(f []byte) bool {
+	n.a.Tap = func(f []byte) bool {
 		if off := udpOffset(f, wire.ProtoUDP); off >= 0 {
 			f[off+8+3] ^= 0x40 // corrupt the payload, keep the checksum
 		}
 		return true
 	}
-	icmpBefore := n.b.s.Stats().ICMP.OutDestUnreachs
+	icmpBefore := n.b.S.Stats().ICMP.OutDestUnreachs
 	if err := c.SendTo([]byte("corrupt me"), ap("10.0.0.2:6500")); err != nil {
 		t.Fatal(err)
 	}
-	n.pump()
+	n.Pump()
 	if len(r.data) != 0 {
 		t.Fatalf("datagram with a bad checksum delivered: %q", r.data)
 	}
@@ -663,14 +663,14 @@ func TestBadChecksumDropped(t *testing.T) {
 	if st.InCsumErrors != 1 || st.InErrors != 1 || st.InDatagrams != 0 || st.NoPorts != 0 {
 		t.Errorf("b stats %+v: want InCsumErrors 1, InErrors 1", st)
 	}
-	if n.b.s.Stats().ICMP.OutDestUnreachs != icmpBefore {
+	if n.b.S.Stats().ICMP.OutDestUnreachs != icmpBefore {
 		t.Errorf("ICMP error sent for a corrupt datagram")
 	}
-	n.a.tap = nil
+	n.a.Tap = nil
 	if err := c.SendTo([]byte("fine"), ap("10.0.0.2:6500")); err != nil {
 		t.Fatal(err)
 	}
-	n.pump()
+	n.Pump()
 	if len(r.data) != 1 {
 		t.Fatalf("good datagram after a bad one not delivered")
 	}
@@ -696,11 +696,11 @@ func TestClosedPortConnRefused(t *testing.T) {
 	if err := u.SendTo([]byte("probe"), ap("10.0.0.2:9999")); err != nil {
 		t.Fatal(err)
 	}
-	n.pump()
+	n.Pump()
 	if err := c.Send([]byte("anyone?")); err != nil {
 		t.Fatal(err)
 	}
-	n.pump()
+	n.Pump()
 	if len(errs) != 1 || !errors.Is(errs[0], udp.ErrConnRefused) {
 		t.Fatalf("OnError got %v, want [ErrConnRefused]", errs)
 	}
@@ -710,7 +710,7 @@ func TestClosedPortConnRefused(t *testing.T) {
 	if st := n.b.u.Stats(); st.NoPorts != 2 {
 		t.Errorf("b NoPorts = %d, want 2", st.NoPorts)
 	}
-	if got := n.b.s.Stats().ICMP.OutDestUnreachs; got != 2 {
+	if got := n.b.S.Stats().ICMP.OutDestUnreachs; got != 2 {
 		t.Errorf("b sent %d dest unreachables, want 2", got)
 	}
 }
@@ -732,7 +732,7 @@ func TestUDPLiteCoverage(t *testing.T) {
 	msg := pattern(20, 1)
 	corruptAt := -1 // offset into the payload
 	var covs []int
-	n.a.tap = func(f []byte) bool {
+	n.a.Tap = func(f []byte) bool {
 		if off := udpOffset(f, wire.ProtoUDPLite); off >= 0 {
 			covs = append(covs, int(binary.BigEndian.Uint16(f[off+4:])))
 			if corruptAt >= 0 {
@@ -746,7 +746,7 @@ func TestUDPLiteCoverage(t *testing.T) {
 		if err := c.SendTo(msg, ap("10.0.0.2:6300")); err != nil {
 			t.Fatal(err)
 		}
-		n.pump()
+		n.Pump()
 	}
 	// Whole coverage (default 0), clean.
 	send()
@@ -794,7 +794,7 @@ func TestUDPLiteCoverage(t *testing.T) {
 	if len(r.data) != 3 {
 		t.Fatalf("coverage == length not delivered")
 	}
-	if st := n.a.s.Pool().Stats(); st.InUse != 0 {
+	if st := n.a.S.Pool().Stats(); st.InUse != 0 {
 		t.Errorf("%d buffers leaked", st.InUse)
 	}
 }
@@ -808,7 +808,7 @@ func TestUDPLiteBadCoverageDropped(t *testing.T) {
 	c, _ := n.a.u.NewLitePCB()
 	// Rewrite the coverage field on the wire to 4 (< 8) and fix the
 	// checksum so only the coverage is wrong.
-	n.a.tap = func(f []byte) bool {
+	n.a.Tap = func(f []byte) bool {
 		if off := udpOffset(f, wire.ProtoUDPLite); off >= 0 {
 			binary.BigEndian.PutUint16(f[off+4:], 4)
 		}
@@ -817,7 +817,7 @@ func TestUDPLiteBadCoverageDropped(t *testing.T) {
 	if err := c.SendTo([]byte("bad coverage"), ap("10.0.0.2:6301")); err != nil {
 		t.Fatal(err)
 	}
-	n.pump()
+	n.Pump()
 	if len(r.data) != 0 {
 		t.Fatalf("datagram with coverage 4 delivered")
 	}
@@ -833,18 +833,18 @@ func TestLargeDatagramFragmented(t *testing.T) {
 	r := &recorder{}
 	c.OnRecv(r.fn)
 	msg := pattern(8000, 5)
-	sentBefore := n.a.sent
+	sentBefore := n.a.Sent
 	if err := c.SendTo(msg, ap("10.0.0.2:7")); err != nil {
 		t.Fatal(err)
 	}
-	n.pump()
-	if frames := n.a.sent - sentBefore; frames < 6 {
+	n.Pump()
+	if frames := n.a.Sent - sentBefore; frames < 6 {
 		t.Errorf("8008-byte datagram left in %d frames, want >= 6 fragments", frames)
 	}
 	if len(r.data) != 1 || !bytes.Equal(r.data[0], msg) {
 		t.Fatalf("8000-byte echo: got %d datagrams", len(r.data))
 	}
-	if st := n.b.s.Stats().IP; st.ReasmOKs != 1 {
+	if st := n.b.S.Stats().IP; st.ReasmOKs != 1 {
 		t.Errorf("b ReasmOKs = %d", st.ReasmOKs)
 	}
 }
@@ -852,7 +852,7 @@ func TestLargeDatagramFragmented(t *testing.T) {
 func TestCloseInsideCallback(t *testing.T) {
 	n := newNet(t)
 	group := netip.MustParseAddr("239.5.5.5")
-	if err := n.b.s.JoinGroup(n.b.nic, group); err != nil {
+	if err := n.b.S.JoinGroup(n.b.NIC, group); err != nil {
 		t.Fatal(err)
 	}
 	got := 0
@@ -872,11 +872,11 @@ func TestCloseInsideCallback(t *testing.T) {
 		})
 	}
 	s := mustPCB(t, n.a.u)
-	s.SetMulticastInterface(n.a.nic)
+	s.SetMulticastInterface(n.a.NIC)
 	if err := s.SendTo([]byte("x"), netip.AddrPortFrom(group, 6600)); err != nil {
 		t.Fatal(err)
 	}
-	n.pump()
+	n.Pump()
 	if got != 1 {
 		t.Fatalf("%d callbacks ran, want 1 (the others were closed)", got)
 	}

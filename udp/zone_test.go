@@ -47,7 +47,7 @@ func (l *recLink) udpOut(t *testing.T) (out []struct {
 // the interface (SendTo, Connect/Send), and that a link-local source is
 // reported with its arrival interface as zone, so replies go back there.
 func TestLinkLocalZone(t *testing.T) {
-	clk := &vclock{t: time.Second}
+	clk := &vclock{T: time.Second}
 	cfg := stack.Config{Clock: clk, Rand: rand.NewPCG(4, 4)}
 	cfg.SLAAC.RouterSolicitations = -1
 	s, err := stack.New(cfg)

@@ -3,11 +3,7 @@ package wire
 import (
 	"bytes"
 	"encoding/binary"
-	"fmt"
 	"net/netip"
-	"os"
-	"path/filepath"
-	"strconv"
 	"testing"
 )
 
@@ -78,34 +74,11 @@ func fuzz6Seeds(name string) [][]byte {
 }
 
 // TestWriteFuzz6Corpus regenerates the IPv6 part of testdata/fuzz.
-func TestWriteFuzz6Corpus(t *testing.T) {
-	if os.Getenv("FEATHERIP_WRITE_CORPUS") == "" {
-		t.Skip("set FEATHERIP_WRITE_CORPUS=1 to regenerate testdata/fuzz")
-	}
-	for _, name := range fuzz6Targets {
-		dir := filepath.Join("testdata", "fuzz", name)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for i, s := range fuzz6Seeds(name) {
-			data := "go test fuzz v1\n[]byte(" + strconv.Quote(string(s)) + ")\n"
-			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("seed%02d", i)), []byte(data), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-}
+func TestWriteFuzz6Corpus(t *testing.T) { writeCorpus(t, fuzz6Targets, fuzz6Seeds) }
 
 // TestFuzz6CorpusCommitted checks that every IPv6 fuzz target has its
 // seed corpus on disk, so plain go test runs it.
-func TestFuzz6CorpusCommitted(t *testing.T) {
-	for _, name := range fuzz6Targets {
-		ents, err := os.ReadDir(filepath.Join("testdata", "fuzz", name))
-		if err != nil || len(ents) < len(fuzz6Seeds(name)) {
-			t.Errorf("%s: %d corpus files for %d seeds: %v", name, len(ents), len(fuzz6Seeds(name)), err)
-		}
-	}
-}
+func TestFuzz6CorpusCommitted(t *testing.T) { checkCorpus(t, fuzz6Targets, fuzz6Seeds) }
 
 func addSeeds6(f *testing.F) {
 	for _, s := range fuzz6Seeds(f.Name()) {

@@ -101,21 +101,44 @@ type nopT struct{ testing.TB }
 func (nopT) Helper()                   {}
 func (nopT) Fatalf(f string, a ...any) { panic(fmt.Sprintf(f, a...)) }
 
+// fuzzTargets are the fuzz targets of this file, whose seeds fuzzSeeds gives.
+var fuzzTargets = []string{"FuzzEthernet", "FuzzARP", "FuzzIPv4", "FuzzICMPv4", "FuzzUDP", "FuzzUDPLite", "FuzzTCP", "FuzzTCPOptions", "FuzzIGMP"}
+
 // TestWriteFuzzCorpus regenerates testdata/fuzz from fuzzSeeds.
-func TestWriteFuzzCorpus(t *testing.T) {
+func TestWriteFuzzCorpus(t *testing.T) { writeCorpus(t, fuzzTargets, fuzzSeeds) }
+
+// TestFuzzCorpusCommitted checks that every fuzz target of this file has
+// its seed corpus on disk, so plain go test runs it.
+func TestFuzzCorpusCommitted(t *testing.T) { checkCorpus(t, fuzzTargets, fuzzSeeds) }
+
+// writeCorpus writes the seeds of each target in names to
+// testdata/fuzz/<name>/seedNN in the go test fuzz v1 format, when
+// FEATHERIP_WRITE_CORPUS is set.
+func writeCorpus(t *testing.T, names []string, seeds func(name string) [][]byte) {
 	if os.Getenv("FEATHERIP_WRITE_CORPUS") == "" {
 		t.Skip("set FEATHERIP_WRITE_CORPUS=1 to regenerate testdata/fuzz")
 	}
-	for _, name := range []string{"FuzzEthernet", "FuzzARP", "FuzzIPv4", "FuzzICMPv4", "FuzzUDP", "FuzzUDPLite", "FuzzTCP", "FuzzTCPOptions", "FuzzIGMP"} {
+	for _, name := range names {
 		dir := filepath.Join("testdata", "fuzz", name)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		for i, s := range fuzzSeeds(name) {
+		for i, s := range seeds(name) {
 			data := "go test fuzz v1\n[]byte(" + strconv.Quote(string(s)) + ")\n"
 			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("seed%02d", i)), []byte(data), 0o644); err != nil {
 				t.Fatal(err)
 			}
+		}
+	}
+}
+
+// checkCorpus checks that each target in names has at least as many
+// corpus files on disk as it has seeds.
+func checkCorpus(t *testing.T, names []string, seeds func(name string) [][]byte) {
+	for _, name := range names {
+		ents, err := os.ReadDir(filepath.Join("testdata", "fuzz", name))
+		if err != nil || len(ents) < len(seeds(name)) {
+			t.Errorf("%s: %d corpus files for %d seeds: %v", name, len(ents), len(seeds(name)), err)
 		}
 	}
 }

@@ -97,3 +97,27 @@ func checkZeroAllocs(t *testing.T, name string, fn func()) {
 func sameChecksum(a, b uint16) bool {
 	return a == b || (a == 0 || a == 0xffff) && (b == 0 || b == 0xffff)
 }
+
+// mutated returns a copy of b changed by f.
+func mutated(b []byte, f func(b []byte)) []byte {
+	c := append([]byte(nil), b...)
+	f(c)
+	return c
+}
+
+// parseCase is an input and the error a parser must return for it.
+type parseCase struct {
+	name string
+	b    []byte
+	want error
+}
+
+// checkParseCases requires parse to return exactly tc.want for each case.
+func checkParseCases(t *testing.T, parse func([]byte) error, cases []parseCase) {
+	t.Helper()
+	for _, tc := range cases {
+		if err := parse(tc.b); err != tc.want {
+			t.Errorf("%s: got %v, want %v", tc.name, err, tc.want)
+		}
+	}
+}

@@ -121,16 +121,8 @@ func TestParseIPv4Errors(t *testing.T) {
 	parse := func(b []byte) error { _, err := ParseIPv4(b); return err }
 	checkShort(t, good, IPv4MinHeaderLen, ErrTooShort, parse)
 
-	mod := func(f func(b []byte)) []byte {
-		b := append([]byte(nil), good...)
-		f(b)
-		return b
-	}
-	tests := []struct {
-		name string
-		b    []byte
-		want error
-	}{
+	mod := func(f func(b []byte)) []byte { return mutated(good, f) }
+	tests := []parseCase{
 		{"version6", mod(func(b []byte) { b[0] = 0x65 }), ErrBadVersion},
 		{"version0", mod(func(b []byte) { b[0] = 0x05 }), ErrBadVersion},
 		{"ihl0", mod(func(b []byte) { b[0] = 0x40 }), ErrBadHeaderLen},
@@ -146,11 +138,7 @@ func TestParseIPv4Errors(t *testing.T) {
 		{"ok-tl=hl", mod(func(b []byte) { binary.BigEndian.PutUint16(b[2:], 24) }), nil},
 	}
 	tests[5].want = ErrBadLength // 24 bytes: header fits, total length 28 does not
-	for _, tc := range tests {
-		if err := parse(tc.b); err != tc.want {
-			t.Errorf("%s: got %v, want %v", tc.name, err, tc.want)
-		}
-	}
+	checkParseCases(t, parse, tests)
 }
 
 func TestIPv4ForEachOption(t *testing.T) {

@@ -108,16 +108,8 @@ func TestParseIPv6Errors(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkShort(t, good, IPv6HeaderLen, ErrTooShort, parse)
-	mod := func(f func(b []byte)) []byte {
-		b := append([]byte(nil), good...)
-		f(b)
-		return b
-	}
-	tests := []struct {
-		name string
-		b    []byte
-		want error
-	}{
+	mod := func(f func(b []byte)) []byte { return mutated(good, f) }
+	tests := []parseCase{
 		{"version4", mod(func(b []byte) { b[0] = 0x45 }), ErrBadVersion},
 		{"version0", mod(func(b []byte) { b[0] = 0x00 }), ErrBadVersion},
 		{"version7", mod(func(b []byte) { b[0] = 0x70 }), ErrBadVersion},
@@ -128,11 +120,7 @@ func TestParseIPv6Errors(t *testing.T) {
 		{"plen0", mod(func(b []byte) { binary.BigEndian.PutUint16(b[4:], 0) }), nil},
 		{"ok", good, nil},
 	}
-	for _, tc := range tests {
-		if err := parse(tc.b); err != tc.want {
-			t.Errorf("%s: got %v, want %v", tc.name, err, tc.want)
-		}
-	}
+	checkParseCases(t, parse, tests)
 	// Payload length 0 (no jumbogram support) gives an empty payload.
 	v, _ := ParseIPv6(tests[7].b)
 	if len(v.Payload()) != 0 || len(v.Bytes()) != 40 {
