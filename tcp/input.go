@@ -424,6 +424,9 @@ func (c *PCB) processAck(seg *segment) bool {
 		c.onNewAck(acked, flight, r)
 		if c.sndMax == c.sndUna {
 			c.rtoAt = 0
+			if !c.inRecovery {
+				c.releaseSack()
+			}
 		} else {
 			c.rtoAt = p.now + c.rtt.RTO()
 		}
@@ -477,6 +480,12 @@ func (c *PCB) updateScoreboard(seg *segment) int {
 	for i := 0; i < n; i++ {
 		blocks = append(blocks, sackBlock{Left: seg.opts.SACK[i].Left, Right: seg.opts.SACK[i].Right})
 	}
+	if c.sack == nil {
+		if n == 0 || c.sndMax == c.sndUna {
+			return 0 // nothing in flight: every block is old
+		}
+		c.acquireSack()
+	}
 	return c.sack.UpdateBounded(c.sndUna, c.sndMax, blocks)
 }
 
@@ -521,6 +530,9 @@ func (c *PCB) processData(seg *segment) {
 	}
 	if seq != c.rcvNxt {
 		p.stats.OOOSegments++
+		if c.ooo.segs == nil {
+			c.acquireOOO()
+		}
 		if !c.ooo.insert(p.s.Pool(), seq, data, fin) {
 			p.stats.DropOOOFull++
 		}
@@ -540,7 +552,7 @@ func (c *PCB) processData(seg *segment) {
 			c.ooo.segs[0].buf = nil
 			ok := c.deliver(b)
 			s.buf.Free()
-			c.ooo.bytes -= s.n
+			c.ooo.bytes -= int32(s.n)
 			c.ooo.segs[0].n = 0
 			if !ok {
 				return
@@ -554,6 +566,9 @@ func (c *PCB) processData(seg *segment) {
 	}
 	if hadOOO {
 		c.ackNow = true // a hole filled (RFC 5681 §4.2)
+		if c.ooo.empty() {
+			c.releaseOOO()
+		}
 	}
 	if fin {
 		c.finReceived()

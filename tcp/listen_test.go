@@ -228,10 +228,17 @@ func TestSACKRecovery(t *testing.T) {
 	if e.p.Stats().SACKRecoveries != 1 || !k.c.inRecovery {
 		t.Fatalf("stats %+v", e.p.Stats())
 	}
+	if k.c.sack == nil || k.c.sack.SackedBytes() == 0 {
+		t.Fatal("no scoreboard during SACK recovery")
+	}
 	s = k.seg(fACK, nil)
 	s.ack = base + 10000
 	e.inject(s)
 	if k.c.inRecovery {
 		t.Fatal("recovery did not end")
+	}
+	// nothing in flight: the scoreboard went back to the free list (active.go)
+	if k.c.sack != nil || len(e.p.sackFree) != 1 {
+		t.Fatalf("idle connection keeps its scoreboard: %v, free %d", k.c.sack != nil, len(e.p.sackFree))
 	}
 }

@@ -30,5 +30,3 @@ var (
 	newRTT          = rtt.New
 	newISNGenerator = isn.NewGenerator
 )
-
-func newScoreboard() scoreboard { return sack.Scoreboard{} }

@@ -13,17 +13,13 @@ import (
 // goroutine that drives the stack; callbacks may call any PCB method,
 // including Close and Abort on the PCB they are called for.
 type PCB struct {
+	// Fields are grouped by concern; within a group word-sized fields come
+	// first and the flags of every group sit together at the end, so the
+	// struct has no padding (an idle connection is mostly this struct).
 	p     *Protocol
-	state State
 	index int // position in Protocol.pcbs, -1 when freed
 
 	local, remote netip.AddrPort
-	bound         bool // Bind or Listen chose the local address
-	dual          bool // bound to the wildcard of both families
-	inConns       bool
-	isListener    bool
-	orphan        bool // the application closed it; it finishes on its own
-	freed         bool
 	created       time.Duration
 	since         time.Duration // when the current state began
 
@@ -40,47 +36,39 @@ type PCB struct {
 	halfOpen int
 
 	// options set by the application
-	noDelay    bool
-	autoRecved bool
-	keepAlive  bool
-	keepIdle   time.Duration
-	keepIntvl  time.Duration
-	keepCount  int
-	lingerZero bool
+	keepIdle  time.Duration
+	keepIntvl time.Duration
+	keepCount int
 
 	// send sequence space (RFC 9293 §3.3.1)
-	iss        uint32
-	sndUna     uint32
-	sndNxt     uint32
-	sndMax     uint32 // highest sequence number sent + 1
 	sndWnd     int
 	maxSndWnd  int
-	sndWl1     uint32
-	sndWl2     uint32
-	finQueued  bool
-	finSeq     uint32
 	sndMSS     int // payload bytes per segment, options excluded
 	gsoMax     int // largest segment (IP length) the route's interface segments (TSO), 0 none, -1 not yet asked (gso.go)
 	advMSS     int // the MSS we announced
 	sb         sendBuf
 	sndBufSize int
+	iss        uint32
+	sndUna     uint32
+	sndNxt     uint32
+	sndMax     uint32 // highest sequence number sent + 1
+	sndWl1     uint32
+	sndWl2     uint32
+	finSeq     uint32
 
 	// receive sequence space
 	irs         uint32
 	rcvNxt      uint32
 	rcvAdv      uint32 // right edge of the window we announced
+	lastAckSent uint32
+	rttSeq      uint32 // the sequence number being timed (RTT, below)
 	rcvBufSize  int
 	unrecved    int
-	finRcvd     bool
-	lastAckSent uint32
 	ooo         oooQueue
 
 	// negotiated options
-	sndScale, rcvScale uint8
-	wsOK, tsOK, sackOK bool
-	cookie             bool // connection made from a SYN cookie
-	tsRecent           uint32
-	tsOffset           uint32
+	tsRecent uint32
+	tsOffset uint32
 
 	// timers: absolute deadlines, 0 when not armed; next is their minimum
 	rtoAt, persistAt, delackAt, keepAt, closeAt time.Duration
@@ -94,29 +82,46 @@ type PCB struct {
 	lastSend                                    time.Duration
 
 	// RTT (RFC 6298) and congestion control
-	rtt       rttEstimator
-	rttTiming bool
-	rttSeq    uint32
-	rttStart  time.Duration
-	minRTT    time.Duration
-	cc        ccAlgorithm
-	cubic     cc.Cubic // cc's state when it is the default CUBIC (initConn)
+	rtt      rttEstimator
+	rttStart time.Duration
+	minRTT   time.Duration
+	cc       ccAlgorithm
+	cubic    cc.Cubic // cc's state when it is the default CUBIC (initConn)
 
 	// loss recovery (RFC 5681, 6582, 6675)
-	dupAcks    int
-	inRecovery bool
-	recover    uint32
-	highRxt    uint32
-	rescueUsed bool
-	inflate    int // NewReno window inflation
-	sack       scoreboard
+	recover uint32
+	highRxt uint32
+	dupAcks int
+	inflate int         // NewReno window inflation
+	sack    *scoreboard // nil while nothing is in flight (active.go)
 
 	// ACK generation
-	ackNow     bool
 	unackedSeg int // full-sized segments received since the last ACK
-	inInput    bool
 
 	cnt pcbCounters
+
+	// small fields of the groups above
+	state              State
+	sndScale, rcvScale uint8 // negotiated window scales
+	bound              bool  // Bind or Listen chose the local address
+	dual               bool  // bound to the wildcard of both families
+	inConns            bool
+	isListener         bool
+	orphan             bool // the application closed it; it finishes on its own
+	freed              bool
+	noDelay            bool // application options
+	autoRecved         bool
+	keepAlive          bool
+	lingerZero         bool
+	finQueued          bool // send side
+	finRcvd            bool // receive side
+	wsOK, tsOK, sackOK bool // negotiated options
+	cookie             bool // connection made from a SYN cookie
+	rttTiming          bool // an RTT sample is being timed (rttSeq, rttStart)
+	inRecovery         bool
+	rescueUsed         bool
+	ackNow             bool // ACK generation
+	inInput            bool
 }
 
 // OnAccept sets the callback a listener calls with each new established
@@ -510,7 +515,7 @@ func (c *PCB) Stats() PCBStats {
 		FastRetrans:      c.cnt.fastRetrans,
 		Timeouts:         c.cnt.timeouts,
 		DupACKsIn:        c.cnt.dupAcks,
-		OOOQueued:        c.ooo.bytes,
+		OOOQueued:        int(c.ooo.bytes),
 		Recoveries:       c.cnt.recoveries,
 		ZeroWindowProbes: c.cnt.probes,
 	}
@@ -548,7 +553,6 @@ func (c *PCB) initConn(mtu int) {
 			c.cc, _ = newCC(p.cfg.CongestionControl)
 		}
 	}
-	c.sack = newScoreboard()
 	c.tsOffset = uint32(p.s.Random())
 	c.sb.init(c.sndBufSize, p.cfg.MaxChunks)
 	c.ooo.init(p.cfg.MaxOOOSegments, p.cfg.MaxOOOBytes)
@@ -602,7 +606,8 @@ func (c *PCB) free() {
 	c.freed = true
 	c.p.removePCB(c)
 	c.sb.release()
-	c.ooo.release()
+	c.releaseOOO()
+	c.releaseSack()
 	c.rtoAt, c.persistAt, c.delackAt, c.keepAt, c.closeAt = 0, 0, 0, 0, 0
 	c.updateNext()
 }

@@ -47,7 +47,7 @@ func (c *PCB) onDupAck() {
 		return
 	}
 	lost := c.dupAcks >= p.cfg.DupThresh ||
-		c.sackOK && c.sack.IsLost(c.sndUna, c.sndMSS, p.cfg.DupThresh)
+		c.sackOK && c.sack != nil && c.sack.IsLost(c.sndUna, c.sndMSS, p.cfg.DupThresh)
 	if !lost {
 		return
 	}
@@ -97,6 +97,9 @@ func (c *PCB) sackSend() bool {
 	p := c.p
 	dt := p.cfg.DupThresh
 	sent := false
+	if c.sack == nil {
+		c.acquireSack()
+	}
 	for i := 0; i < 256; i++ {
 		cwnd := c.cc.CongestionWindow()
 		pipe := c.sack.Pipe(c.sndUna, c.sndMax, c.highRxt, c.sndMSS, dt)
@@ -167,6 +170,6 @@ func (c *PCB) sendNewInRecovery() bool {
 // the connection becomes synchronized.
 func (c *PCB) startData() {
 	c.cc.Init(c.sndMSS)
-	c.sack.Reset(c.sndUna)
+	c.releaseSack()
 	c.highRxt = c.sndUna
 }

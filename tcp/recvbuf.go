@@ -1,6 +1,8 @@
 package tcp
 
 import (
+	"math"
+
 	"github.com/featherip/featherip/pbuf"
 )
 
@@ -9,22 +11,25 @@ import (
 // sorted by sequence number and never overlapping.
 type oooQueue struct {
 	segs     []oooSeg
-	maxSegs  int
-	maxBytes int
-	bytes    int
+	maxSegs  int32 // bounds (Config.MaxOOOSegments, MaxOOOBytes), clamped to int32
+	maxBytes int32
+	bytes    int32  // queued bytes, at most maxBytes
 	last     uint32 // sequence number of the most recently queued segment (first SACK block, RFC 2018 §4)
 }
 
 type oooSeg struct {
-	seq uint32
 	buf *pbuf.Buf // nil for a bare FIN
 	n   int
+	seq uint32
 	fin bool
 }
 
 func (s *oooSeg) end() uint32 { return s.seq + uint32(s.n) }
 
-func (q *oooQueue) init(maxSegs, maxBytes int) { q.maxSegs, q.maxBytes = maxSegs, maxBytes }
+func (q *oooQueue) init(maxSegs, maxBytes int) {
+	q.maxSegs = int32(min(max(maxSegs, 0), math.MaxInt32))
+	q.maxBytes = int32(min(max(maxBytes, 0), math.MaxInt32))
+}
 
 func (q *oooQueue) empty() bool { return len(q.segs) == 0 }
 
@@ -72,7 +77,7 @@ func (q *oooQueue) insert(pool *pbuf.Pool, seq uint32, data []byte, fin bool) bo
 	if len(data) == 0 && !fin {
 		return true
 	}
-	if len(q.segs) >= q.maxSegs || q.bytes+len(data) > q.maxBytes {
+	if len(q.segs) >= int(q.maxSegs) || int(q.bytes)+len(data) > int(q.maxBytes) {
 		return false
 	}
 	var b *pbuf.Buf
@@ -85,7 +90,7 @@ func (q *oooQueue) insert(pool *pbuf.Pool, seq uint32, data []byte, fin bool) bo
 	q.segs = append(q.segs, oooSeg{})
 	copy(q.segs[i+1:], q.segs[i:])
 	q.segs[i] = oooSeg{seq: seq, buf: b, n: len(data), fin: fin}
-	q.bytes += len(data)
+	q.bytes += int32(len(data))
 	return true
 }
 
@@ -93,7 +98,7 @@ func (q *oooQueue) drop(i int) {
 	if q.segs[i].buf != nil {
 		q.segs[i].buf.Free()
 	}
-	q.bytes -= q.segs[i].n
+	q.bytes -= int32(q.segs[i].n)
 	q.segs[i] = oooSeg{}
 }
 

@@ -412,6 +412,9 @@ func TestOutOfOrderAndSACKBlocks(t *testing.T) {
 	if st := k.c.Stats(); st.OOOQueued != 300 {
 		t.Fatalf("OOOQueued %d", st.OOOQueued)
 	}
+	if k.c.ooo.segs == nil {
+		t.Fatal("out-of-order queue has no slice while holding data")
+	}
 	e.inject(seg(0))
 	e.inject(seg(1))
 	a = e.out()[1]
@@ -429,6 +432,10 @@ func TestOutOfOrderAndSACKBlocks(t *testing.T) {
 	}
 	if string(k.recv) != want {
 		t.Fatalf("received %q", k.recv)
+	}
+	// the hole is filled: the queue's slice went back to the free list (active.go)
+	if k.c.ooo.segs != nil || len(e.p.oooFree) != 1 || cap(e.p.oooFree[0]) != e.p.cfg.MaxOOOSegments {
+		t.Fatalf("idle connection keeps its out-of-order slice: %v, free %d", k.c.ooo.segs != nil, len(e.p.oooFree))
 	}
 }
 

@@ -228,6 +228,13 @@ type Protocol struct {
 	wo     stack.WriteOptions
 	blocks [wire.TCPMaxSACKBlocks]sackBlock
 
+	// SACK scoreboards of connections without data in flight, for reuse
+	// (active.go); never more than MaxPCBs
+	sackFree []*scoreboard
+	// out-of-order queue slices (capacity MaxOOOSegments) of connections
+	// with nothing queued, for reuse; never more than MaxPCBs
+	oooFree [][]oooSeg
+
 	isnHook func() uint32 // tests: fixed ISNs
 }
 

@@ -118,7 +118,7 @@ func (c *PCB) onRTO() {
 	c.rttTiming = false
 	c.recover = c.sndMax - 1
 	c.inRecovery, c.inflate, c.dupAcks = false, 0, 0
-	c.sack.Reset(c.sndUna)
+	c.releaseSack() // RFC 6675 §5.1: the SACK state may be discarded after an RTO
 	c.highRxt = c.sndUna
 	c.sndNxt = c.sndUna
 	if !c.sendNew(true) {

@@ -38,9 +38,6 @@ const (
 // Windows are kept in bytes as float64; the cubic term is computed in
 // segments and scaled by SMSS. Nothing allocates.
 type Cubic struct {
-	// FastConvergence enables RFC 9438 section 4.7 (default true).
-	FastConvergence bool
-
 	mss      int
 	cwnd     float64 // bytes
 	ssthresh int
@@ -51,10 +48,14 @@ type Cubic struct {
 	wEst       float64 // bytes, Reno-friendly estimate
 	cwndEpoch  float64 // bytes
 	epochStart time.Duration
+	srtt       time.Duration
 	inEpoch    bool // a congestion avoidance stage is running
 	fromRTO    bool // the next stage follows a timeout: K = 0, W_max = cwnd_epoch
 	timedOut   bool // an RTO fired and no new data has been ACKed since
-	srtt       time.Duration
+
+	// FastConvergence enables RFC 9438 section 4.7 (default true). It comes
+	// last so that the flags share one word.
+	FastConvergence bool
 }
 
 // NewCubic returns a CUBIC Algorithm with fast convergence. Call Init
