@@ -343,6 +343,7 @@ func TestStaticNeighbor(t *testing.T) {
 func TestGratuitousARPOnSetUp(t *testing.T) {
 	clk := &fakeClock{}
 	s, err := New(Config{Clock: clk, Rand: &seqRand{}, IPv6: IPv6Config{Disabled: true}}) // ARP frames only
+	verifyDeadlineCaches(t, s)
 	if err != nil {
 		t.Fatal(err)
 	}

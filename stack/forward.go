@@ -43,6 +43,7 @@ import (
 // IPv6 router). Every interface but loopback starts with forwarding on;
 // loopback cannot forward (ErrInvalid).
 func (s *Stack) SetForwarding(id NIC, on bool) error {
+	s.ctlChanged()
 	n := s.nic(id)
 	if n == nil {
 		return ErrNoSuchInterface

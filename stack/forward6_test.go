@@ -40,6 +40,7 @@ func newRouter6(t testing.TB, forwarding bool, mtu1 int, link1 Link) *router6 {
 	cfg := Config{Clock: clk, Rand: rand.NewPCG(3, 4), ARP: ARPConfig{Announcements: -1}}
 	cfg.IPv6.Forwarding = forwarding
 	s, err := New(cfg)
+	verifyDeadlineCaches(t, s) // NextDeadline and Poll check the deadline caches
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -515,6 +516,7 @@ func TestMulticastFilterIPv6(t *testing.T) {
 	cfg := Config{Clock: clk, Rand: rand.NewPCG(7, 8)}
 	cfg.IPv6.Forwarding = true
 	s, _ := New(cfg)
+	verifyDeadlineCaches(t, s) // NextDeadline and Poll check the deadline caches
 	l := &filterLink{}
 	n, _ := s.AddInterface(InterfaceConfig{Name: "eth0", Link: l, MAC: ourMAC})
 	_ = s.SetForwarding(n, false) // a host at first

@@ -41,6 +41,7 @@ func newRouter(t testing.TB, forwarding bool, mtu1 int, link1 Link) *router {
 	t.Helper()
 	clk := &fakeClock{t: time.Hour}
 	s, err := New(Config{Clock: clk, Rand: rand.NewPCG(3, 4), Forwarding: forwarding, ARP: ARPConfig{Announcements: -1}})
+	verifyDeadlineCaches(t, s) // NextDeadline and Poll check the deadline caches
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -447,6 +448,7 @@ func TestForwardRedirect(t *testing.T) {
 func TestForwardOverIPLink(t *testing.T) {
 	clk := &fakeClock{}
 	s, _ := New(Config{Clock: clk, Rand: rand.NewPCG(1, 1), Forwarding: true})
+	verifyDeadlineCaches(t, s) // NextDeadline and Poll check the deadline caches
 	tl := &recLink{}
 	el := &recLink{}
 	tun, _ := s.AddInterface(InterfaceConfig{Name: "tun0", Link: tl, Kind: LinkIP})

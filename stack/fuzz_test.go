@@ -85,6 +85,7 @@ func runFuzzOnce(t *testing.T, in []byte) {
 	{
 		clk := &fakeClock{}
 		s, err := New(Config{Clock: clk, Rand: rand.NewPCG(1, 2), Reassembly: ReassemblyConfig{MaxBytes: 64 << 10}, Forwarding: true})
+		verifyDeadlineCaches(t, s) // NextDeadline and Poll check the deadline caches
 		if err != nil {
 			t.Fatal(err)
 		}

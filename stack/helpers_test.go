@@ -59,6 +59,7 @@ func newEnv(t testing.TB, mut func(*Config)) *env {
 		mut(&cfg)
 	}
 	s, err := New(cfg)
+	verifyDeadlineCaches(t, s) // NextDeadline and Poll check the deadline caches
 	if err != nil {
 		t.Fatal(err)
 	}

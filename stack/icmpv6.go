@@ -108,6 +108,9 @@ func (s *Stack) icmpv6Input(n *nic, p *Packet) {
 		return
 	}
 	ndpOK := p.TTL == 255 && m.Code() == 0 // RFC 4861 6.1, 7.1
+	if t := m.Type(); t != wire.ICMPv6EchoRequest && t != wire.ICMPv6EchoReply {
+		s.ctlChanged() // discovery, DAD and MLD may move autoconfiguration timers
+	}
 	switch m.Type() {
 	case wire.ICMPv6EchoRequest:
 		st.InEchos++

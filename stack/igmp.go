@@ -172,6 +172,7 @@ func igmpReports(n *nic, g netip.Addr) bool { return n.kind != LinkLoopback && g
 // without duplicates; at most IGMPConfig.MaxSources distinct sources per
 // group (ErrBufferFull), and Config.MaxGroups groups per interface.
 func (s *Stack) JoinGroupSource(id NIC, g netip.Addr, sources []netip.Addr, mode FilterMode) error {
+	s.ctlChanged()
 	n := s.nic(id)
 	if n == nil {
 		return ErrNoSuchInterface
@@ -199,6 +200,7 @@ func (s *Stack) JoinGroupSource(id NIC, g netip.Addr, sources []netip.Addr, mode
 // LeaveGroupSource removes one membership added with JoinGroupSource
 // with the same sources and mode (ErrNotFound when there is none).
 func (s *Stack) LeaveGroupSource(id NIC, g netip.Addr, sources []netip.Addr, mode FilterMode) error {
+	s.ctlChanged()
 	n := s.nic(id)
 	if n == nil {
 		return ErrNoSuchInterface
@@ -557,6 +559,7 @@ func (s *Stack) igmpOut(n *nic, b *pbuf.Buf, dst netip.Addr) {
 
 // igmpInput handles a received IGMP message (raw handlers already saw it).
 func (s *Stack) igmpInput(n *nic, p *Packet) {
+	s.ctlChanged()
 	st := &s.stats.IGMP
 	st.InMsgs++
 	m, err := wire.ParseIGMP(p.Payload)

@@ -548,6 +548,7 @@ func (l *filterLink) SetMulticast(macs []wire.MAC) error {
 func TestMulticastFilterInterface(t *testing.T) {
 	clk := &fakeClock{}
 	s, _ := New(Config{Clock: clk, Rand: newEnv(t, nil).s.rand, IPv6: IPv6Config{Disabled: true}}) // IPv4 groups only
+	verifyDeadlineCaches(t, s)
 	l := &filterLink{}
 	n, _ := s.AddInterface(InterfaceConfig{Name: "eth0", Link: l, MAC: ourMAC})
 	_ = s.AddAddress(n, netip.MustParsePrefix("192.168.7.1/24"))

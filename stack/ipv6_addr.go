@@ -413,7 +413,8 @@ func (s *Stack) timers6(now time.Duration) {
 	s.autoconfTimers(now)
 }
 
-// deadline6 is the earliest IPv6 timer.
+// deadline6 is the earliest IPv6 neighbor or reassembly timer
+// (autoconfiguration and MLD timers: ctlDeadline).
 func (s *Stack) deadline6() (time.Duration, bool) {
 	var best time.Duration
 	ok := false
@@ -424,7 +425,6 @@ func (s *Stack) deadline6() (time.Duration, bool) {
 	}
 	take(s.ndpDeadline())
 	take(s.ip6.reasm.deadline())
-	take(s.autoconfDeadline())
 	return best, ok
 }
 

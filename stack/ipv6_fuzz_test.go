@@ -113,6 +113,7 @@ func runFuzz6(t *testing.T, in []byte) {
 	cfg.IPv6.NDP.CacheSize = 8
 	cfg.IPv6.Forwarding = len(in)%2 == 1 // half the inputs run through a router (forward6.go)
 	s, err := New(cfg)
+	verifyDeadlineCaches(t, s) // NextDeadline and Poll check the deadline caches
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,11 +43,28 @@ type reasm6Entry struct {
 type reassembler6 struct {
 	entries []reasm6Entry
 	mem     int
+
+	// The earliest timeout, cached as in reassembler: valid unless dirty,
+	// which creating or freeing an entry sets.
+	next    time.Duration
+	hasNext bool
+	dirty   bool
 }
 
 func (r *reassembler6) init(c *ReassemblyConfig) { r.entries = make([]reasm6Entry, c.MaxDatagrams) }
 
+// deadline is the earliest reassembly timeout, from the cache unless an
+// entry came or went since it was computed.
 func (r *reassembler6) deadline() (time.Duration, bool) {
+	if r.dirty {
+		r.next, r.hasNext = r.scanDeadline()
+		r.dirty = false
+	}
+	return r.next, r.hasNext
+}
+
+// scanDeadline computes the earliest reassembly timeout from the table.
+func (r *reassembler6) scanDeadline() (time.Duration, bool) {
 	var t time.Duration
 	ok := false
 	for i := range r.entries {
@@ -68,6 +85,7 @@ func (s *Stack) reasm6Drop(e *reasm6Entry) {
 	pbuf.FreeChain(e.frags)
 	s.ip6.reasm.mem -= e.mem
 	*e = reasm6Entry{}
+	s.ip6.reasm.dirty = true
 }
 
 func (s *Stack) reasm6Fail(e *reasm6Entry) {
@@ -171,6 +189,7 @@ func (s *Stack) reasm6Input(n *nic, pkt []byte, fh, nhOff int, mcast bool) {
 			}
 		}
 		*e = reasm6Entry{used: true, src: src, dst: dst, id: id, total: -1, deadline: now + s.cfg.IPv6.Reassembly.Timeout}
+		s.ip6.reasm.dirty = true
 	}
 	if e.dead {
 		st.InDiscards++
@@ -300,6 +319,9 @@ func (s *Stack) reasm6Complete(e *reasm6Entry) {
 // reasm6Timers abandons datagrams whose time is up, sending time exceeded
 // code 1 when the first fragment had arrived (RFC 8200 4.5).
 func (s *Stack) reasm6Timers(now time.Duration) {
+	if t, ok := s.ip6.reasm.deadline(); !ok || t > now {
+		return
+	}
 	for i := range s.ip6.reasm.entries {
 		e := &s.ip6.reasm.entries[i]
 		if !e.used || e.deadline > now {
@@ -307,6 +329,7 @@ func (s *Stack) reasm6Timers(now time.Duration) {
 		}
 		if e.dead {
 			*e = reasm6Entry{}
+			s.ip6.reasm.dirty = true
 			continue
 		}
 		s.stats.IPv6.ReasmTimeouts++

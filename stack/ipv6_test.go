@@ -39,6 +39,7 @@ func newHost6(t testing.TB, mut func(*Config)) *host6 {
 		mut(&cfg)
 	}
 	s, err := New(cfg)
+	verifyDeadlineCaches(t, s) // NextDeadline and Poll check the deadline caches
 	if err != nil {
 		t.Fatal(err)
 	}

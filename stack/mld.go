@@ -126,6 +126,7 @@ func (s *Stack) mldRV(n *nic) int {
 // distinct sources per group (ErrBufferFull), and Config.MaxGroups groups
 // per interface.
 func (s *Stack) JoinGroupSource6(id NIC, g netip.Addr, sources []netip.Addr, mode FilterMode) error {
+	s.ctlChanged()
 	n := s.nic(id)
 	if n == nil {
 		return ErrNoSuchInterface
@@ -136,6 +137,7 @@ func (s *Stack) JoinGroupSource6(id NIC, g netip.Addr, sources []netip.Addr, mod
 // LeaveGroupSource6 removes one membership added with JoinGroupSource6
 // with the same sources and mode (ErrNotFound when there is none).
 func (s *Stack) LeaveGroupSource6(id NIC, g netip.Addr, sources []netip.Addr, mode FilterMode) error {
+	s.ctlChanged()
 	n := s.nic(id)
 	if n == nil {
 		return ErrNoSuchInterface

@@ -36,6 +36,7 @@ type MulticastFilter interface {
 // IPv6 groups are joined the same way (JoinGroupSource6) and reported by
 // MLD (mld.go); ff02::1 is always received and never reported.
 func (s *Stack) JoinGroup(id NIC, g netip.Addr) error {
+	s.ctlChanged()
 	if g.Is6() && !g.Is4In6() {
 		return s.JoinGroupSource6(id, g, nil, Exclude)
 	}
@@ -46,6 +47,7 @@ func (s *Stack) JoinGroup(id NIC, g netip.Addr) error {
 // membership of the group goes, IGMP reports the leave.
 // The same holds for IPv6 groups, whose leave MLD reports.
 func (s *Stack) LeaveGroup(id NIC, g netip.Addr) error {
+	s.ctlChanged()
 	if g.Is6() && !g.Is4In6() {
 		return s.LeaveGroupSource6(id, g, nil, Exclude)
 	}

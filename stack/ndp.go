@@ -119,7 +119,17 @@ type ndpTable struct {
 	entries []ndpEntry
 	queued  int
 	msg     [wire.NDPNeighborAdvertisementLen + wire.NDPLinkLayerOptionLen]byte
+
+	// The earliest NDP timer, kept so that NextDeadline and Poll do not
+	// scan the table: valid unless dirty. Everything that changes an
+	// entry's state or timer calls Stack.ndpChanged (as arpTable does).
+	next    time.Duration
+	hasNext bool
+	dirty   bool
 }
+
+// ndpChanged invalidates the cached earliest NDP timer.
+func (s *Stack) ndpChanged() { s.ip6.ndp.dirty = true }
 
 func (t *ndpTable) init(c *NDPConfig) { t.entries = make([]ndpEntry, c.CacheSize) }
 
@@ -187,6 +197,7 @@ func (s *Stack) ndpNew(id NIC, ip netip.Addr) *ndpEntry {
 		s.ndpDropQueue(v)
 	}
 	*v = ndpEntry{nic: id, ip: ip, lastUsed: s.clock.Now()}
+	s.ndpChanged()
 	return v
 }
 
@@ -260,6 +271,7 @@ func (s *Stack) ndpResolve(n *nic, b *pbuf.Buf, nextHop netip.Addr) error {
 		case ndpStale:
 			e.state = ndpDelay
 			e.timer = now + s.cfg.IPv6.NDP.DelayFirstProbeTime
+			s.ndpChanged()
 			return s.transmit6(n, b, e.mac)
 		}
 		s.ndpEnqueue(e, b)
@@ -310,6 +322,10 @@ func (s *Stack) sendNS(n *nic, src, target netip.Addr, unicast bool) {
 
 // ndpTimers runs retransmissions and NUD state changes (RFC 4861 7.3.3).
 func (s *Stack) ndpTimers(now time.Duration) {
+	if t, ok := s.ndpDeadline(); !ok || t > now {
+		return
+	}
+	s.ndpChanged()
 	c := &s.cfg.IPv6.NDP
 	for i := range s.ip6.ndp.entries {
 		e := &s.ip6.ndp.entries[i]
@@ -359,7 +375,7 @@ func (s *Stack) ndpFail(e *ndpEntry) {
 	b := e.qhead
 	s.ip6.ndp.queued -= e.qlen
 	n := s.nic(e.nic)
-	*e = ndpEntry{}
+	*e = ndpEntry{} // ndpTimers, the caller, has invalidated the cached deadline
 	for b != nil {
 		next := b.Next()
 		b.SetNext(nil)
@@ -372,8 +388,19 @@ func (s *Stack) ndpFail(e *ndpEntry) {
 	}
 }
 
-// ndpDeadline is the earliest NDP timer.
+// ndpDeadline is the earliest NDP timer, from the cache unless something
+// changed since it was computed.
 func (s *Stack) ndpDeadline() (time.Duration, bool) {
+	t := &s.ip6.ndp
+	if t.dirty {
+		t.next, t.hasNext = s.ndpScanDeadline()
+		t.dirty = false
+	}
+	return t.next, t.hasNext
+}
+
+// ndpScanDeadline computes the earliest NDP timer from the table.
+func (s *Stack) ndpScanDeadline() (time.Duration, bool) {
 	var t time.Duration
 	ok := false
 	for i := range s.ip6.ndp.entries {
@@ -397,6 +424,7 @@ func (s *Stack) ndpFlushNIC(id NIC) {
 			*e = ndpEntry{}
 		}
 	}
+	s.ndpChanged()
 }
 
 // ndpAddStatic adds or replaces a permanent IPv6 neighbor.
@@ -412,6 +440,7 @@ func (s *Stack) ndpAddStatic(n *nic, ip netip.Addr, mac wire.MAC) error {
 		}
 	}
 	e.state, e.mac, e.timer = ndpStatic, mac, 0
+	s.ndpChanged()
 	s.ndpFlushQueue(n, e)
 	return nil
 }
@@ -424,6 +453,7 @@ func (s *Stack) ndpRemove(id NIC, ip netip.Addr) error {
 	}
 	s.ndpDropQueue(e)
 	*e = ndpEntry{}
+	s.ndpChanged()
 	return nil
 }
 
@@ -458,9 +488,11 @@ func (s *Stack) ndpNoteLinkAddr(n *nic, ip netip.Addr, mac wire.MAC, router bool
 		return
 	} else if e.state == ndpIncomplete {
 		e.state, e.mac, e.timer = ndpStale, mac, 0
+		s.ndpChanged()
 		s.ndpFlushQueue(n, e)
 	} else if e.mac != mac {
 		e.state, e.mac, e.timer = ndpStale, mac, 0
+		s.ndpChanged()
 	}
 	if router {
 		e.router = true
@@ -572,6 +604,7 @@ func (s *Stack) ndpAdvertInput(n *nic, p *Packet, m wire.ICMPv6) {
 		return
 	}
 	now := s.clock.Now()
+	s.ndpChanged() // every path below may change the entry's state or timer
 	if e.state == ndpIncomplete {
 		if !ok {
 			st.InIgnored++

@@ -124,6 +124,7 @@ func (s *Stack) nic(id NIC) *nic {
 
 // AddInterface adds a down interface and returns its NIC number.
 func (s *Stack) AddInterface(cfg InterfaceConfig) (NIC, error) {
+	s.ctlChanged()
 	if len(s.nics) >= s.cfg.MaxInterfaces {
 		return 0, ErrBufferFull
 	}
@@ -169,6 +170,7 @@ func (s *Stack) AddInterface(cfg InterfaceConfig) (NIC, error) {
 // schedules gratuitous ARP announcements for its addresses (RFC 5227 2.3);
 // bringing it down forgets its dynamic neighbors and drops what waits for them.
 func (s *Stack) SetUp(id NIC, up bool) error {
+	s.ctlChanged()
 	n := s.nic(id)
 	if n == nil {
 		return ErrNoSuchInterface
@@ -193,6 +195,7 @@ func (s *Stack) SetUp(id NIC, up bool) error {
 // interface and the connected route for its subnet (none for an IPv6 /128).
 // IPv6 addresses added here are static and preferred at once (no DAD).
 func (s *Stack) AddAddress(id NIC, p netip.Prefix) error {
+	s.ctlChanged()
 	n := s.nic(id)
 	if n == nil {
 		return ErrNoSuchInterface
@@ -227,6 +230,7 @@ func (s *Stack) AddAddress(id NIC, p netip.Prefix) error {
 // RemoveAddress removes an address from an interface, and its connected
 // route unless another address of the interface is in the same subnet.
 func (s *Stack) RemoveAddress(id NIC, a netip.Addr) error {
+	s.ctlChanged()
 	n := s.nic(id)
 	if n == nil {
 		return ErrNoSuchInterface

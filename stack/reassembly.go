@@ -35,12 +35,29 @@ type reasmEntry struct {
 type reassembler struct {
 	entries []reasmEntry
 	mem     int
+
+	// The earliest timeout, kept so that NextDeadline and Poll do not scan
+	// the table: valid unless dirty. Creating or freeing an entry sets
+	// dirty (an entry's deadline never moves while it is in use).
+	next    time.Duration
+	hasNext bool
+	dirty   bool
 }
 
 func (r *reassembler) init(c *ReassemblyConfig) { r.entries = make([]reasmEntry, c.MaxDatagrams) }
 
-// deadline is the earliest reassembly timeout.
+// deadline is the earliest reassembly timeout, from the cache unless an
+// entry came or went since it was computed.
 func (r *reassembler) deadline() (time.Duration, bool) {
+	if r.dirty {
+		r.next, r.hasNext = r.scanDeadline()
+		r.dirty = false
+	}
+	return r.next, r.hasNext
+}
+
+// scanDeadline computes the earliest reassembly timeout from the table.
+func (r *reassembler) scanDeadline() (time.Duration, bool) {
 	var t time.Duration
 	ok := false
 	for i := range r.entries {
@@ -65,6 +82,7 @@ func (s *Stack) reasmDrop(e *reasmEntry) {
 	pbuf.FreeChain(e.frags)
 	s.reasm.mem -= e.mem
 	*e = reasmEntry{}
+	s.reasm.dirty = true
 }
 
 func (s *Stack) reasmFail(e *reasmEntry) {
@@ -121,6 +139,7 @@ func (s *Stack) reasmInput(n *nic, p wire.IPv4, bcast, mcast bool) {
 		}
 		*e = reasmEntry{used: true, src: src, dst: dst, id: id, proto: proto, total: -1,
 			deadline: now + s.cfg.Reassembly.Timeout}
+		s.reasm.dirty = true
 	}
 	e.nic, e.bcast, e.mcast = n.id, bcast, mcast
 
@@ -234,6 +253,9 @@ func (s *Stack) reasmComplete(e *reasmEntry) {
 // reasmTimers abandons datagrams whose time is up, sending ICMP time
 // exceeded (code 1) when the first fragment had arrived (RFC 792, RFC 1122 3.3.2).
 func (s *Stack) reasmTimers(now time.Duration) {
+	if t, ok := s.reasm.deadline(); !ok || t > now {
+		return
+	}
 	for i := range s.reasm.entries {
 		e := &s.reasm.entries[i]
 		if !e.used || e.deadline > now {

@@ -48,6 +48,7 @@ func newEnv6(t testing.TB, mut func(*Config)) *env6 {
 		mut(&cfg)
 	}
 	s, err := New(cfg)
+	verifyDeadlineCaches(t, s) // NextDeadline and Poll check the deadline caches
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -282,7 +282,12 @@ type Stack struct {
 	reasm  reassembler
 	lo     loopQueue
 	icmpRL rateLimiter
-	ip6    stack6 // IPv6 state (ipv6_addr.go)
+	ip6    stack6           // IPv6 state (ipv6_addr.go)
+	ctl    ctlDeadlineCache // earliest autoconfiguration, MLD and IGMP timer (ctldeadline.go)
+
+	// verifyDeadlines makes NextDeadline check every deadline cache
+	// against a scan (set by the package's tests).
+	verifyDeadlines bool
 
 	ipID uint16
 
@@ -345,7 +350,11 @@ func (s *Stack) Pool() *pbuf.Pool { return s.pool }
 // loopback queue (those queued while Poll runs wait for the next Poll, so a
 // ping-pong over loopback cannot spin).
 func (s *Stack) Poll() {
+	if s.verifyDeadlines {
+		s.verifyDeadlineCaches()
+	}
 	now := s.clock.Now()
+	s.ctlChanged()
 	s.arpTimers(now)
 	s.reasmTimers(now)
 	s.timers6(now)
@@ -359,6 +368,9 @@ func (s *Stack) Poll() {
 // NextDeadline reports the earliest time at which Poll has work, and false
 // when no timer is pending. A non-empty loopback queue reports Now.
 func (s *Stack) NextDeadline() (time.Duration, bool) {
+	if s.verifyDeadlines {
+		s.verifyDeadlineCaches()
+	}
 	var best time.Duration
 	ok := false
 	take := func(t time.Duration, has bool) {
@@ -372,7 +384,7 @@ func (s *Stack) NextDeadline() (time.Duration, bool) {
 	take(s.arpDeadline())
 	take(s.reasm.deadline())
 	take(s.deadline6())
-	take(s.igmpDeadline())
+	take(s.ctlDeadline())
 	for _, p := range s.pollers {
 		take(p.NextDeadline())
 	}
