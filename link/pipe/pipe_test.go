@@ -263,3 +263,40 @@ func BenchmarkSendReceive(b *testing.B) {
 		y.TryReceive(buf)
 	}
 }
+
+// countingClock counts its reads.
+type countingClock struct{ reads int }
+
+func (c *countingClock) Now() time.Duration { c.reads++; return time.Second }
+
+// TestZeroDelayReadsNoClock: without a delay, frames are due at once, so
+// neither Send nor the blocking Receive reads the clock (a clock read per
+// frame is a measurable share of a bulk transfer's CPU).
+func TestZeroDelayReadsNoClock(t *testing.T) {
+	clk := &countingClock{}
+	a, b := New(Config{Clock: clk})
+	defer a.Close()
+	defer b.Close()
+	buf := make([]byte, 64)
+	for i := 0; i < 3; i++ {
+		if err := a.Send([]byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 3; i++ {
+		if n, err := b.Receive(buf); err != nil || n != 1 || buf[0] != byte(i) {
+			t.Fatalf("frame %d: %v %v, out of order or lost", i, buf[:n], err)
+		}
+	}
+	if clk.reads != 0 {
+		t.Fatalf("%d clock reads for zero-delay frames", clk.reads)
+	}
+	// With a delay the clock is what makes a frame due.
+	c, d := New(Config{Clock: clk, Delay: time.Millisecond})
+	defer c.Close()
+	defer d.Close()
+	c.Send([]byte{9})
+	if _, ok := d.TryReceive(buf); ok || clk.reads == 0 {
+		t.Fatalf("delayed frame received at once (ok %v) or no clock read (%d)", ok, clk.reads)
+	}
+}

@@ -227,8 +227,11 @@ func (q *Queue) Pop(buf []byte) (int, error) {
 		}
 		wait := time.Duration(-1)
 		if len(q.order) > 0 {
-			now := q.clock.Now()
 			due := q.slots[q.order[0]].due
+			var now time.Duration
+			if due > 0 { // frames pushed without a delay are due at 0: no clock read
+				now = q.clock.Now()
+			}
 			if due <= now {
 				n := q.popLocked(buf)
 				q.mu.Unlock()
