@@ -11,8 +11,8 @@ import (
 func TestRawICMPv6Ping(t *testing.T) {
 	n := newNet(t)
 	a6, b6 := netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2")
-	_ = n.a.S.AddAddress(n.a.NIC, netip.PrefixFrom(a6, 64))
-	_ = n.b.S.AddAddress(n.b.NIC, netip.PrefixFrom(b6, 64))
+	_ = n.a.S.AddAddressNoDAD(n.a.NIC, netip.PrefixFrom(a6, 64))
+	_ = n.b.S.AddAddressNoDAD(n.b.NIC, netip.PrefixFrom(b6, 64))
 	n.Pump()
 	c, r := open(t, n.a.r, wire.ProtoICMPv6)
 	// Echo request with a zero checksum: the PCB computes it (RFC 3542 3.1).

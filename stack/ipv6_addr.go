@@ -145,6 +145,13 @@ type ipv6Addr struct {
 	state          addrState
 	validUntil     time.Duration
 	preferredUntil time.Duration
+
+	// Static addresses (AddAddress) run their own DAD (staticdad.go);
+	// autoconfigured ones are driven by n.auto (slaac.go).
+	static  bool
+	dad     bool          // static: DAD runs whenever the interface comes up
+	dadLeft int           // static, tentative, up: DAD probes still to send
+	dadAt   time.Duration // static, tentative, up: the next DAD step
 }
 
 // group6 is one IPv6 multicast group of an interface's receive filter.
@@ -442,9 +449,11 @@ func (s *Stack) interfaceUp6(n *nic, up bool) {
 	s.ndpFlushNIC(n.id)
 }
 
-// addAddress6 is AddAddress for an IPv6 prefix: a static preferred
-// address and the on-link route of its prefix.
-func (s *Stack) addAddress6(n *nic, p netip.Prefix) error {
+// addAddress6 is AddAddress for an IPv6 prefix: a static address and the
+// on-link route of its prefix. With dad set (and DAD not turned off, and n
+// not loopback) the address starts tentative and DAD runs while n is up
+// (staticdad.go); otherwise it is preferred at once.
+func (s *Stack) addAddress6(n *nic, p netip.Prefix, dad bool) error {
 	if !s.ipv6On() {
 		return ErrInvalid
 	}
@@ -453,9 +462,16 @@ func (s *Stack) addAddress6(n *nic, p netip.Prefix) error {
 	if a.IsLoopback() && n.kind != LinkLoopback {
 		return ErrInvalid
 	}
-	if err := s.addIPv6Addr(n, p, addrPreferred, 0, 0); err != nil {
+	dad = dad && s.cfg.SLAAC.DupAddrDetectTransmits > 0 && n.kind != LinkLoopback
+	st := addrPreferred
+	if dad {
+		st = addrTentative
+	}
+	if err := s.addIPv6Addr(n, p, st, 0, 0); err != nil {
 		return err
 	}
+	e := n.find6(a)
+	e.static, e.dad = true, dad
 	if p.Bits() < 128 && !a.IsLinkLocalUnicast() {
 		r := Route{Dst: p.Masked(), NIC: n.id}
 		if !s.hasRoute(r) {
@@ -467,6 +483,9 @@ func (s *Stack) addAddress6(n *nic, p netip.Prefix) error {
 	}
 	s.syncMulticastFilter6(n)
 	s.ipv6StaticAddr(n, a, true) // MLD reports its solicited-node group
+	if dad && n.auto.started {
+		s.startStaticDAD(n, a, s.clock.Now(), false)
+	}
 	return nil
 }
 

@@ -193,8 +193,35 @@ func (s *Stack) SetUp(id NIC, up bool) error {
 
 // AddAddress adds an IPv4 or IPv6 address with its prefix length to an
 // interface and the connected route for its subnet (none for an IPv6 /128).
-// IPv6 addresses added here are static and preferred at once (no DAD).
+//
+// An IPv6 address added here is static and goes through duplicate address
+// detection like an autoconfigured one (RFC 4862 5.4: "regardless of
+// whether they are obtained through stateless autoconfiguration, DHCPv6,
+// or manual configuration"): it stays tentative (listed by Addresses, but
+// neither used as a source nor answered for) while the interface is down
+// and for SLAACConfig.DupAddrDetectTransmits probes, RetransTimer apart,
+// once it is up (plus a random delay of up to 1s when DAD starts as the
+// interface comes up). Then it becomes preferred and
+// Config.OnAddressChange reports it. Found duplicate, it is removed with
+// its connected route, counted in AutoconfStats.DADFailures and reported
+// through Config.OnDADFailure. When the interface goes down and up again,
+// DAD runs again (the address is reported gone at down). Loopback
+// addresses, and every address when DupAddrDetectTransmits is negative,
+// skip DAD; AddAddressNoDAD skips it for one address.
 func (s *Stack) AddAddress(id NIC, p netip.Prefix) error {
+	return s.addAddress(id, p, true)
+}
+
+// AddAddressNoDAD is AddAddress without duplicate address detection, like
+// Linux's `ip addr add ... nodad`: an IPv6 address is preferred at once
+// and no OnAddressChange call reports it. For an IPv4 address it is
+// AddAddress.
+func (s *Stack) AddAddressNoDAD(id NIC, p netip.Prefix) error {
+	return s.addAddress(id, p, false)
+}
+
+// addAddress is AddAddress, with DAD for an IPv6 address when dad is set.
+func (s *Stack) addAddress(id NIC, p netip.Prefix, dad bool) error {
 	s.ctlChanged()
 	n := s.nic(id)
 	if n == nil {
@@ -202,7 +229,7 @@ func (s *Stack) AddAddress(id NIC, p netip.Prefix) error {
 	}
 	a := p.Addr()
 	if p.IsValid() && is6(a) {
-		return s.addAddress6(n, p)
+		return s.addAddress6(n, p, dad)
 	}
 	if !p.IsValid() || !a.Is4() || a.IsMulticast() || a.IsUnspecified() || a == limitedBroadcast {
 		return ErrInvalid

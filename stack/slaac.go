@@ -59,7 +59,8 @@ type SLAACConfig struct {
 	// EUI-64, RFC 4291 appendix A) instead of RFC 7217 stable opaque ones.
 	EUI64 bool
 	// DupAddrDetectTransmits is the number of DAD probes per address (RFC
-	// 4862 5.1). Default 1; negative disables DAD.
+	// 4862 5.1), autoconfigured or static (AddAddress). Default 1;
+	// negative disables DAD for every address (as Linux's dad_transmits 0).
 	DupAddrDetectTransmits int
 	// RetransTimer spaces DAD probes until a router advertisement gives
 	// another value (RFC 4861 10: RETRANS_TIMER). Default 1s.
@@ -90,10 +91,10 @@ type AutoconfStats struct {
 	InRouterAdvertisements  uint64 // router advertisements processed
 	InRouterAdvertErrors    uint64 // malformed router advertisements
 	InSpoofedRAs            uint64 // router advertisements from a non-link-local source, dropped (RFC 4861 6.1.2)
-	OutDADSolicits          uint64 // neighbor solicitations sent for DAD (RFC 4862 5.4.2)
-	DADFailures             uint64 // tentative addresses found duplicate (RFC 4862 5.4.5)
+	OutDADSolicits          uint64 // neighbor solicitations sent for DAD (RFC 4862 5.4.2), static addresses included
+	DADFailures             uint64 // tentative addresses found duplicate (RFC 4862 5.4.5), static addresses included
 	DADRetries              uint64 // addresses regenerated after a DAD failure (RFC 7217 6)
-	AddressesFormed         uint64 // addresses that passed DAD (link-local and SLAAC)
+	AddressesFormed         uint64 // addresses that passed DAD (link-local, SLAAC and static)
 	AddressesDeprecated     uint64 // addresses whose preferred lifetime ended
 	AddressesExpired        uint64 // addresses removed when their valid lifetime ended
 	AddressesFull           uint64 // SLAAC prefixes not used: SLAACConfig.MaxAddresses or Config.MaxAddresses reached
@@ -111,8 +112,11 @@ type AutoconfStats struct {
 }
 
 // OnAddressChange is called with an address and its prefix length when an
-// autoconfigured IPv6 address becomes usable (added true: DAD passed) or
-// goes (false: its valid lifetime ended, or the interface went down).
+// autoconfigured IPv6 address, or a static one added with DAD
+// (AddAddress), becomes usable (added true: DAD passed) or goes (false:
+// its valid lifetime ended, or the interface went down). Static addresses
+// removed by RemoveAddress, and those added by AddAddressNoDAD, are not
+// reported.
 // It runs inside Input or Poll: it must not call back into the stack.
 type OnAddressChange func(nic NIC, p netip.Prefix, added bool)
 
@@ -269,6 +273,7 @@ func (s *Stack) ipv6InterfaceUp(n *nic) {
 	s.formAddr(n, linkLocalPrefix, true, 0, forever, forever, now)
 	a.rsLeft = max(s.cfg.SLAAC.RouterSolicitations, 0)
 	a.rsAt = now + s.randDelay(maxRtrSolicitationDelay)
+	s.staticDADUp(n, now) // staticdad.go
 	if s.forwards6(n) {
 		s.routerMode6(n, true) // forward6.go: all-routers, no solicitations
 	}
@@ -288,6 +293,7 @@ func (s *Stack) ipv6InterfaceDown(n *nic) {
 	for len(a.addrs) > 0 {
 		s.dropAddr(n, 0, true)
 	}
+	s.staticDADDown(n) // staticdad.go: DAD again at the next up
 	for _, r := range a.routers {
 		s.setDefaultRouter(n, r.addr, 0)
 	}
@@ -471,6 +477,10 @@ func (s *Stack) dropAddr(n *nic, i int, report bool) {
 func (s *Stack) dadNeighborMessage(n *nic, target netip.Addr, src netip.Addr, isAdvert bool) bool {
 	a := &n.auto
 	target = target.WithZone("")
+	if e := n.find6(target); e != nil && e.static && e.state == addrTentative {
+		s.staticDADMessage(n, e, src, isAdvert) // staticdad.go
+		return true
+	}
 	for i := range a.addrs {
 		e := &a.addrs[i]
 		if e.prefix.Addr() != target || e.state != autoTentative {
@@ -605,6 +615,7 @@ func (s *Stack) autoconfTimers(now time.Duration) {
 			continue
 		}
 		s.addrTimers(n, now)
+		s.staticDADTimers(n, now)
 		s.raTimers(n, now)
 		s.mldTimers(n, now)
 	}
@@ -624,6 +635,7 @@ func (s *Stack) autoconfDeadline() (time.Duration, bool) {
 			continue
 		}
 		n.addrDeadline(take)
+		n.staticDADDeadline(take)
 		n.raDeadline(take)
 		n.mldDeadline(take)
 	}

@@ -142,11 +142,12 @@ type Config struct {
 	// addresses stable across restarts.
 	StableIIDSecret [16]byte
 	// OnAddressChange, when set, is called when an autoconfigured IPv6
-	// address becomes usable or goes (see the type).
+	// address, or a static one that went through DAD, becomes usable or
+	// goes (see the type).
 	OnAddressChange OnAddressChange
 	// OnDADFailure, when set, is called with a tentative IPv6 address
-	// found duplicate by DAD (RFC 4862 5.4.5). It runs inside Input or
-	// Poll and must not call back into the stack.
+	// (autoconfigured or static) found duplicate by DAD (RFC 4862 5.4.5).
+	// It runs inside Input or Poll and must not call back into the stack.
 	OnDADFailure func(nic NIC, a netip.Addr)
 }
 

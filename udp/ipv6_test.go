@@ -14,7 +14,7 @@ func newNet6(t *testing.T) *testNet {
 	n := newNet(t)
 	for i, h := range []*host{n.a, n.b} {
 		p := netip.PrefixFrom(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 15: byte(i + 1)}), 64)
-		if err := h.S.AddAddress(h.NIC, p); err != nil {
+		if err := h.S.AddAddressNoDAD(h.NIC, p); err != nil {
 			t.Fatal(err)
 		}
 	}

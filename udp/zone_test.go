@@ -61,7 +61,7 @@ func TestLinkLocalZone(t *testing.T) {
 	peer := netip.MustParseAddr("fe80::99")
 	mac0, mac1 := wire.MAC{2, 0, 0, 0, 9, 0}, wire.MAC{2, 0, 0, 0, 9, 1}
 	for _, err := range []error{
-		s.AddAddress(e0, netip.PrefixFrom(ll0, 64)), s.AddAddress(e1, netip.PrefixFrom(ll1, 64)),
+		s.AddAddressNoDAD(e0, netip.PrefixFrom(ll0, 64)), s.AddAddressNoDAD(e1, netip.PrefixFrom(ll1, 64)),
 		s.SetUp(e0, true), s.SetUp(e1, true),
 		s.AddStaticNeighbor(e0, peer, mac0), s.AddStaticNeighbor(e1, peer, mac1),
 	} {
