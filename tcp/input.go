@@ -112,9 +112,10 @@ func (p *Protocol) findListener(local netip.AddrPort) *PCB {
 func (c *PCB) input(seg *segment) {
 	c.inInput = true
 	c.cnt.segsIn++
+	idle := c.p.now - c.lastRecv
 	c.lastRecv = c.p.now
 	c.keepProbes = 0
-	c.process(seg)
+	c.process(seg, idle)
 	c.inInput = false
 	if c.freed {
 		return
@@ -127,16 +128,19 @@ func (c *PCB) input(seg *segment) {
 	c.updateNext()
 }
 
-// process runs the RFC 9293 §3.10.7 event processing for a segment.
-func (c *PCB) process(seg *segment) {
+// process runs the RFC 9293 §3.10.7 event processing for a segment; idle
+// is the time since the segment before it arrived.
+func (c *PCB) process(seg *segment, idle time.Duration) {
 	p := c.p
 	if c.state == SynSent {
 		c.synSentInput(seg)
 		return
 	}
-	// PAWS (RFC 7323 §5.3)
+	// PAWS (RFC 7323 §5.3 R1): a segment with SEG.TSval < TS.Recent, while
+	// TS.Recent is valid (§5.5) and the RST bit is off, is not acceptable:
+	// ACK it and drop it. An RST goes on to the RFC 5961 checks.
 	o := seg.opts
-	if c.tsOK && o.HasTimestamps && !seg.has(wire.TCPFlagRST) && int32(o.TSVal-c.tsRecent) < 0 {
+	if c.tsOK && o.HasTimestamps && !seg.has(wire.TCPFlagRST) && !c.tsAcceptable(o.TSVal, idle) {
 		p.stats.DropPAWS++
 		c.ackNow = true
 		return
@@ -213,23 +217,24 @@ func (c *PCB) process(seg *segment) {
 	if !seg.has(wire.TCPFlagACK) {
 		return
 	}
-	// update ts.recent (RFC 7323 §4.3)
-	if c.tsOK && o.HasTimestamps && seqLEQ(seg.seq, c.lastAckSent) {
-		c.tsRecent = o.TSVal
-	}
+	// ACK acceptability (RFC 9293 §3.10.7.4 fifth; RFC 5961 §5.2)
 	if c.state == SynReceived {
 		if !(seqGT(seg.ack, c.sndUna) && seqLEQ(seg.ack, c.sndMax)) {
 			p.sendResetFor(c.local, c.remote, seg)
 			return
 		}
-		if !c.establish(seg) {
-			return
-		}
-	}
-	// ACK acceptability (RFC 5961 §5.2)
-	if seqGT(seg.ack, c.sndMax) || seqLT(seg.ack, c.sndUna-uint32(max(c.maxSndWnd, 1<<16))) {
+	} else if seqGT(seg.ack, c.sndMax) || seqLT(seg.ack, c.sndUna-uint32(max(c.maxSndWnd, 1<<16))) {
 		p.stats.DropBadACK++
 		c.ackNow = true
+		return
+	}
+	// update TS.Recent (RFC 7323 §4.3, §5.3 R3) from an acceptable segment
+	// only: a dropped one must not move it (a high TSval would make the
+	// good segments after it fail PAWS)
+	if c.tsOK && o.HasTimestamps && seqLEQ(seg.seq, c.lastAckSent) && c.tsAcceptable(o.TSVal, idle) {
+		c.setTSRecent(o.TSVal)
+	}
+	if c.state == SynReceived && !c.establish(seg) {
 		return
 	}
 	if !c.processAck(seg) {
@@ -349,8 +354,36 @@ func (c *PCB) applySynOptions(o *wire.TCPOptions) {
 	c.sackOK = o.SACKPermitted && !cfg.DisableSACK
 	c.tsOK = o.HasTimestamps && !cfg.DisableTimestamps
 	if c.tsOK {
-		c.tsRecent = o.TSVal
+		c.setTSRecent(o.TSVal)
 	}
+}
+
+// pawsIdle is how long TS.Recent stays valid without an update: 24 days,
+// less than the 24.8 days the peer's timestamp clock (1 ms per tick at the
+// fastest) takes to wrap its sign bit (RFC 7323 §5.5).
+const pawsIdle = 24 * 24 * time.Hour
+
+// setTSRecent records tsval as TS.Recent and the hour it was taken.
+func (c *PCB) setTSRecent(tsval uint32) {
+	c.tsRecent = tsval
+	c.tsRecentHour = uint16(c.p.now / time.Hour)
+}
+
+// tsAcceptable reports whether tsval passes the PAWS test: SEG.TSval >=
+// TS.Recent in modular 32-bit order (RFC 7323 §5.2), or TS.Recent is
+// invalid, last set more than 24 days ago (§5.5): then the segment is
+// accepted and R3 replaces TS.Recent.
+//
+// TS.Recent's age counts from its last update, not from the last arrival:
+// segments that arrive but cannot update it (out of order, dropped) do not
+// revalidate it. It is kept in whole hours in a uint16 (2 bytes in the
+// PCB): more than 576 hours apart means more than 24 days, and the check
+// fires before 24 days and 2 hours. That counter wraps every 7.5 years; idle,
+// the time since the previous arrival, covers the wrap, since TS.Recent is
+// at least as old as the last arrival.
+func (c *PCB) tsAcceptable(tsval uint32, idle time.Duration) bool {
+	return int32(tsval-c.tsRecent) >= 0 || idle > pawsIdle ||
+		uint16(c.p.now/time.Hour)-c.tsRecentHour > uint16(pawsIdle/time.Hour)
 }
 
 // establish completes a handshake from SYN_RCVD; it reports false when c
