@@ -133,6 +133,11 @@ func (h *Host) dialTCP(ctx context.Context, network string, laddr, raddr netip.A
 		h.mu.Unlock()
 		return fail(call, err)
 	}
+	pcb.SetV6Only(network == "tcp6") // package net sets IPV6_V6ONLY on "tcp6" sockets
+	if laddr.Addr() == netip.IPv4Unspecified() && raddr.Addr().Is6() {
+		// package net binds an AF_INET6 socket to :: then (0.0.0.0 is IPv4 only here)
+		laddr = netip.AddrPortFrom(netip.IPv6Unspecified(), laddr.Port())
+	}
 	if laddr.Port() != 0 || (laddr.Addr().IsValid() && !laddr.Addr().IsUnspecified()) {
 		if err := pcb.Bind(laddr); err != nil {
 			return bindFail("bind", err)

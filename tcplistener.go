@@ -37,7 +37,10 @@ var _ net.Listener = (*TCPListener)(nil)
 // is every local address, port 0 an ephemeral port) for network "tcp",
 // "tcp4" or "tcp6", like net.Listen; the result is a *TCPListener.
 // Accepted connections have keepalive on with a 15 s period, as package
-// net's.
+// net's. On the wildcard, as package net on Linux: "tcp4" takes IPv4 only,
+// "tcp6" IPv6 only (IPV6_V6ONLY), so a "tcp4" and a "tcp6" listener share
+// a port, each accepting its own family; "tcp" takes both (also when given
+// 0.0.0.0) and so conflicts with either (EADDRINUSE).
 func (h *Host) Listen(network, address string) (net.Listener, error) {
 	if err := checkTCPNetwork(network); err != nil {
 		return nil, &net.OpError{Op: "listen", Net: network, Err: err}
@@ -79,11 +82,21 @@ func (h *Host) listenTCP(network string, laddr netip.AddrPort) (*TCPListener, er
 	if err := checkTCPNetwork(network); err != nil {
 		return fail("", err)
 	}
-	if !laddr.Addr().IsValid() {
+	if la := laddr.Addr(); !la.IsValid() || la.IsUnspecified() {
+		// The wildcard of the network, as package net picks it on Linux:
+		// "tcp4" an AF_INET socket on 0.0.0.0 (IPv4 only), "tcp6" an AF_INET6
+		// one with IPV6_V6ONLY (IPv6 only, SetV6Only below), "tcp" a
+		// dual-stack one, also when given 0.0.0.0.
 		switch network {
 		case "tcp4":
-			laddr = netip.AddrPortFrom(netip.IPv4Unspecified(), laddr.Port())
+			if !la.IsValid() {
+				laddr = netip.AddrPortFrom(netip.IPv4Unspecified(), laddr.Port())
+			}
 		case "tcp6":
+			if !la.IsValid() {
+				laddr = netip.AddrPortFrom(netip.IPv6Unspecified(), laddr.Port())
+			}
+		default:
 			laddr = netip.AddrPortFrom(netip.IPv6Unspecified(), laddr.Port())
 		}
 	}
@@ -101,6 +114,7 @@ func (h *Host) listenTCP(network string, laddr netip.AddrPort) (*TCPListener, er
 	if err != nil {
 		return fail("socket", err)
 	}
+	pcb.SetV6Only(network == "tcp6")
 	if err := pcb.Bind(laddr); err != nil {
 		pcb.Close()
 		return fail("bind", err)
@@ -112,8 +126,8 @@ func (h *Host) listenTCP(network string, laddr netip.AddrPort) (*TCPListener, er
 	l.pcb = pcb
 	l.rcvBuf = h.tcp.Config().RecvBuffer
 	l.laddr = pcb.LocalAddr()
-	if !laddr.Addr().IsValid() || laddr.Addr() == netip.IPv6Unspecified() {
-		// bound to both families: package net shows it as [::]
+	if laddr.Addr() == netip.IPv6Unspecified() {
+		// bound to both families or IPv6 only: package net shows it as [::]
 		l.laddr = netip.AddrPortFrom(netip.IPv6Unspecified(), l.laddr.Port())
 	}
 	pcb.OnAccept(l.onAccept)

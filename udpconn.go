@@ -37,8 +37,10 @@ import (
 // net gives IPv4-mapped ones). Its LocalAddr is [::]:port. IPv6
 // link-local peers carry the arrival interface's name as their zone
 // ("[fe80::1%eth0]:7"); a zone in a destination picks the interface.
-// Unlike Linux, a "udp4" and a "udp6" socket cannot share a wildcard port:
-// featherip's UDP wildcard binding covers both families.
+// As on Linux, a "udp4" and a "udp6" socket on the wildcard share a port,
+// each receiving its own family, while a dual-stack "udp" one conflicts
+// with both (EADDRINUSE); specific addresses conflict only with the same
+// address and with the wildcards that cover it (package udp's port rules).
 type UDPConn struct {
 	dgramSock
 	network      string
@@ -74,8 +76,17 @@ func (h *Host) newUDPConn(network string, laddr, raddr netip.AddrPort) (*UDPConn
 	if err != nil {
 		return nil, "", err
 	}
-	if !laddr.Addr().IsValid() {
-		laddr = netip.AddrPortFrom(netip.IPv4Unspecified(), laddr.Port()) // the pcb's wildcard covers both families
+	if la := laddr.Addr(); !la.IsValid() || la.IsUnspecified() {
+		// The wildcard of the socket's family: 0.0.0.0 is IPv4 only (AF_INET),
+		// :: IPv6 only for "udp6" (IPV6_V6ONLY, below), else both, as the zero Addr.
+		switch fam {
+		case fam4:
+			laddr = netip.AddrPortFrom(netip.IPv4Unspecified(), laddr.Port())
+		case fam6:
+			laddr = netip.AddrPortFrom(netip.IPv6Unspecified(), laddr.Port())
+		default:
+			laddr = netip.AddrPortFrom(netip.Addr{}, laddr.Port())
+		}
 	}
 	c := &UDPConn{network: network, fam: fam}
 	c.dgramSock.init(h)
@@ -93,13 +104,14 @@ func (h *Host) newUDPConn(network string, laddr, raddr netip.AddrPort) (*UDPConn
 		pcb.Close()
 		return nil, call, err
 	}
+	pcb.SetV6Only(network == "udp6") // package net sets IPV6_V6ONLY on "udp6" sockets only
 	pcb.OnRecv(func(_ *udp.PCB, data []byte, info *udp.RecvInfo) {
 		if c.fam.accepts(info.Src.Addr()) {
 			c.deliver(data, info.Src)
 		}
 	})
 	pcb.OnError(func(_ *udp.PCB, err error) { c.setError(err) })
-	if !raddr.IsValid() || laddr.Port() != 0 || !laddr.Addr().IsUnspecified() {
+	if !raddr.IsValid() || laddr.Port() != 0 || laddr.Addr().IsValid() && !laddr.Addr().IsUnspecified() {
 		if err := pcb.Bind(laddr); err != nil {
 			return fail("bind", err)
 		}

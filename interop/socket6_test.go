@@ -2,12 +2,14 @@ package interop
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/netip"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/featherip/featherip"
 	"github.com/featherip/featherip/stack"
 )
 
@@ -139,5 +141,107 @@ func TestSocket6PingKernel(t *testing.T) {
 				t.Fatalf("Host.Ping %v with %d bytes: %v", dst, size, err)
 			}
 		}
+	}
+}
+
+// TestSocket6KernelSharedPort: featherip's "udp4" and "udp6" sockets share
+// wildcard port 5301 (and "tcp4" and "tcp6" listeners port 5302), as
+// package net's do on Linux; Go clients on the kernel send to both
+// families and each featherip socket gets only its own.
+func TestSocket6KernelSharedPort(t *testing.T) {
+	e := setup6(t, v6Options{})
+	ready6(t, e)
+	u4, err := e.host.ListenPacket("udp4", "0.0.0.0:5301")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u4.Close()
+	u6, err := e.host.ListenPacket("udp6", "[::]:5301")
+	if err != nil {
+		t.Fatalf("udp6 next to udp4 on the wildcard: %v", err)
+	}
+	defer u6.Close()
+	dsts := map[string]net.PacketConn{featherIP + ":5301": u4, "[" + featherIP6 + "]:5301": u6}
+	for dst, srv := range dsts {
+		var cli net.Conn
+		if err := e.ns.Do(func() error {
+			var err error
+			cli, err = net.Dial("udp", dst)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		defer cli.Close()
+		if _, err := cli.Write([]byte("to " + dst)); err != nil {
+			t.Fatal(err)
+		}
+		srv.SetReadDeadline(time.Now().Add(5 * time.Second))
+		buf := make([]byte, 100)
+		n, from, err := srv.ReadFrom(buf)
+		if err != nil || string(buf[:n]) != "to "+dst {
+			t.Fatalf("socket %v: %q, %v; want the datagram to %s", srv.LocalAddr(), buf[:n], err, dst)
+		}
+		if from.String() != cli.LocalAddr().String() {
+			t.Errorf("socket %v: from %v, want %v", srv.LocalAddr(), from, cli.LocalAddr())
+		}
+		if _, err := srv.WriteTo([]byte("back"), from); err != nil {
+			t.Fatal(err)
+		}
+		cli.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if n, err := cli.Read(buf); err != nil || string(buf[:n]) != "back" {
+			t.Fatalf("kernel client to %s: reply %q, %v", dst, buf[:n], err)
+		}
+	}
+	for _, srv := range dsts { // nothing crossed over
+		srv.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		if n, from, err := srv.ReadFrom(make([]byte, 100)); err == nil {
+			t.Errorf("socket %v got a stray %d bytes from %v", srv.LocalAddr(), n, from)
+		}
+	}
+
+	l4, err := e.host.Listen("tcp4", ":5302")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l4.Close()
+	l6, err := e.host.Listen("tcp6", ":5302")
+	if err != nil {
+		t.Fatalf("tcp6 next to tcp4 on the wildcard: %v", err)
+	}
+	defer l6.Close()
+	for _, tc := range []struct {
+		dst string
+		l   net.Listener
+	}{{featherIP + ":5302", l4}, {"[" + featherIP6 + "]:5302", l6}} {
+		var cli net.Conn
+		if err := e.ns.Do(func() error {
+			var err error
+			cli, err = net.DialTimeout("tcp", tc.dst, 5*time.Second)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		defer cli.Close()
+		tl := tc.l.(*featherip.TCPListener)
+		tl.SetDeadline(time.Now().Add(5 * time.Second))
+		srv, err := tl.Accept()
+		if err != nil {
+			t.Fatalf("listener %v: accept of the connection to %s: %v", tl.Addr(), tc.dst, err)
+		}
+		defer srv.Close()
+		if srv.RemoteAddr().String() != cli.LocalAddr().String() || srv.LocalAddr().String() != tc.dst {
+			t.Errorf("listener %v accepted %v-%v for %v-%v", tl.Addr(), srv.LocalAddr(), srv.RemoteAddr(), tc.dst, cli.LocalAddr())
+		}
+		exchangeTCP := func() {
+			if _, err := cli.Write([]byte("ping")); err != nil {
+				t.Fatal(err)
+			}
+			srv.SetReadDeadline(time.Now().Add(5 * time.Second))
+			buf := make([]byte, 4)
+			if _, err := io.ReadFull(srv, buf); err != nil || string(buf) != "ping" {
+				t.Fatalf("server read %q, %v", buf, err)
+			}
+		}
+		exchangeTCP()
 	}
 }

@@ -45,6 +45,23 @@
 // avoidance (RFC 1122 §4.2.3.3/4); zero-window probes with backoff;
 // keepalive (RFC 1122 §4.2.3.6).
 //
+// # Ports and address families
+//
+// Binds follow Linux with package net's choices on top. 0.0.0.0 is the IPv4
+// wildcard (an AF_INET socket: IPv4 only); :: and the zero Addr are the
+// wildcard of both families (an AF_INET6 socket without IPV6_V6ONLY), or of
+// IPv6 only after SetV6Only(true) (IPV6_V6ONLY: no IPv4 segment reaches it,
+// IPv4-mapped destinations included, and it does not connect to IPv4). A
+// listener gets the SYNs for its family's addresses; one bound to the
+// address beats one bound to a wildcard. Two listeners or bound PCBs of a
+// port conflict (ErrAddrInUse) when they share an address (Linux's
+// inet_rcv_saddr_equal): the dual wildcard shares one with every bind of the
+// port, a one-family wildcard with every wildcard and address of its family
+// (so the IPv4 and the IPv6-only wildcard coexist, as package net's "tcp4"
+// and "tcp6" listeners do, each taking its own family), a specific address
+// only with itself (IPv4-mapped addresses count as IPv4). Connections are
+// told apart by their four-tuple.
+//
 // # Robustness
 //
 // ISNs per RFC 6528 and ephemeral ports per RFC 6056 (algorithm 3), both

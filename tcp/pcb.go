@@ -101,10 +101,12 @@ type PCB struct {
 	cnt pcbCounters
 
 	// small fields of the groups above
+	tsRecentHour       uint16 // when tsRecent was last set, in hours of the stack clock (RFC 7323 §5.5, input.go)
 	state              State
 	sndScale, rcvScale uint8 // negotiated window scales
 	bound              bool  // Bind or Listen chose the local address
 	dual               bool  // bound to the wildcard of both families
+	v6only             bool  // IPV6_V6ONLY: a bind to :: takes IPv6 only
 	inConns            bool
 	isListener         bool
 	orphan             bool // the application closed it; it finishes on its own
@@ -217,14 +219,21 @@ func (c *PCB) SetRecvBuffer(n int) {
 func (c *PCB) SendBufferFree() int { return c.sb.free() }
 
 // Bind sets the local address and port. The address may be unspecified
-// (any) and the port 0 (an ephemeral port is chosen).
+// (any) and the port 0 (an ephemeral port is chosen). 0.0.0.0 is the IPv4
+// wildcard (an AF_INET socket: IPv4 only); :: and the zero Addr are the
+// wildcard of both families (an AF_INET6 socket without IPV6_V6ONLY), or
+// of IPv6 only after SetV6Only(true). The port rules are in the package
+// comment (ErrAddrInUse).
 func (c *PCB) Bind(local netip.AddrPort) error {
 	if c.freed || c.state != Closed || c.bound {
 		return ErrInvalidState
 	}
 	a := local.Addr().WithZone("")
 	dual := !a.IsValid() || a == netip.IPv6Unspecified()
-	if !a.IsValid() {
+	switch {
+	case dual && c.v6only:
+		a, dual = netip.IPv6Unspecified(), false
+	case !a.IsValid():
 		a = netip.IPv4Unspecified()
 	}
 	a = a.Unmap()
@@ -234,10 +243,10 @@ func (c *PCB) Bind(local netip.AddrPort) error {
 	port := local.Port()
 	if port == 0 {
 		var err error
-		if port, err = c.p.ephemeralPort(a, netip.AddrPort{}); err != nil {
+		if port, err = c.p.ephemeralPort(a, dual, netip.AddrPort{}); err != nil {
 			return err
 		}
-	} else if c.p.portInUse(netip.AddrPortFrom(a, port), netip.AddrPort{}) {
+	} else if c.p.portInUse(netip.AddrPortFrom(a, port), dual, netip.AddrPort{}) {
 		return ErrAddrInUse
 	}
 	c.local = netip.AddrPortFrom(a, port)
@@ -245,6 +254,13 @@ func (c *PCB) Bind(local netip.AddrPort) error {
 	c.dual = dual
 	return nil
 }
+
+// SetV6Only makes a later bind to the IPv6 wildcard (:: or the zero Addr)
+// take IPv6 only, as IPV6_V6ONLY does: a listener then neither accepts
+// IPv4 nor clashes with IPv4 binds of its port (so an IPv4 and an IPv6
+// wildcard listener can share a port, as package net's "tcp4" and "tcp6"
+// ones do). Set it before Bind or Listen; other addresses ignore it.
+func (c *PCB) SetV6Only(on bool) { c.v6only = on }
 
 // Listen makes c a listener on local (address may be unspecified; port 0
 // picks an ephemeral one). backlog bounds the half-open (SYN_RCVD)
@@ -289,17 +305,18 @@ func (c *PCB) Connect(remote netip.AddrPort) error {
 		return err
 	}
 	la := c.local.Addr()
+	if la.IsValid() && !c.dual && la.Is4() != ra.Is4() {
+		return ErrInvalidAddr // bound to an address or a one-family wildcard of the other family
+	}
 	if !la.IsValid() || la.IsUnspecified() {
 		la = src
-	} else if la.Is4() != ra.Is4() {
-		return ErrInvalidAddr
 	}
 	port := c.local.Port()
 	if port == 0 {
-		if port, err = p.ephemeralPort(la, remote); err != nil {
+		if port, err = p.ephemeralPort(la, false, remote); err != nil {
 			return err
 		}
-	} else if p.portInUse(netip.AddrPortFrom(la, port), remote) {
+	} else if p.portInUse(netip.AddrPortFrom(la, port), false, remote) {
 		if _, ok := p.conns[connKey{netip.AddrPortFrom(la, port), remote}]; ok {
 			return ErrAddrInUse
 		}

@@ -420,8 +420,9 @@ func (p *Protocol) challengeAllowed() bool {
 
 // portInUse reports whether local's port is taken: by the exact
 // connection local-remote when remote is valid, or by a listener or a
-// bound, unconnected PCB on an overlapping address.
-func (p *Protocol) portInUse(local, remote netip.AddrPort) bool {
+// bound, unconnected PCB on an overlapping address (dual: local is the
+// wildcard of both families; see overlap).
+func (p *Protocol) portInUse(local netip.AddrPort, dual bool, remote netip.AddrPort) bool {
 	if remote.IsValid() {
 		if _, ok := p.conns[connKey{local, remote}]; ok {
 			return true
@@ -431,23 +432,38 @@ func (p *Protocol) portInUse(local, remote netip.AddrPort) bool {
 		if !(c.isListener || c.bound && c.state == Closed) || c.local.Port() != local.Port() {
 			continue
 		}
-		a, b := c.local.Addr(), local.Addr()
-		if !a.IsValid() || a.IsUnspecified() || !b.IsValid() || b.IsUnspecified() || a == b {
+		if overlap(c.local.Addr(), c.dual, local.Addr(), dual) {
 			return true
 		}
 	}
 	return false
 }
 
+// overlap reports whether binds to a and b (dual: the wildcard of both
+// families) share an address, which makes them clash on one port, as
+// Linux's inet_rcv_saddr_equal decides with IPV6_V6ONLY: a dual wildcard
+// overlaps everything, a one-family wildcard every address and wildcard of
+// its family, a specific address itself. An invalid address counts as the
+// dual wildcard.
+func overlap(a netip.Addr, adual bool, b netip.Addr, bdual bool) bool {
+	switch {
+	case adual || bdual || !a.IsValid() || !b.IsValid():
+		return true
+	case a.IsUnspecified() || b.IsUnspecified():
+		return a.Is4() == b.Is4()
+	}
+	return a == b
+}
+
 // ephemeralPort picks a local port for a connection to remote with RFC
 // 6056 algorithm 3: a keyed hash of the addresses plus a counter.
-func (p *Protocol) ephemeralPort(local netip.Addr, remote netip.AddrPort) (uint16, error) {
+func (p *Protocol) ephemeralPort(local netip.Addr, dual bool, remote netip.AddrPort) (uint16, error) {
 	lo, hi := uint32(p.cfg.EphemeralLow), uint32(p.cfg.EphemeralHigh)
 	num := hi - lo + 1
 	off := uint32(p.isn.Hash(netip.AddrPortFrom(local, 0), remote))
 	for i := uint32(0); i < num; i++ {
 		port := uint16(lo + (off+p.portCount+i)%num)
-		if !p.portInUse(netip.AddrPortFrom(local, port), remote) {
+		if !p.portInUse(netip.AddrPortFrom(local, port), dual, remote) {
 			p.portCount += i + 1
 			return port, nil
 		}

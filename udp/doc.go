@@ -18,9 +18,23 @@
 // Datagrams nobody wants are answered with ICMP port unreachable (unicast
 // destinations only; the stack rate limits).
 //
-// Port rules (Linux's SO_REUSEADDR semantics for UDP): a port may be bound
-// on distinct specific addresses; a wildcard bind conflicts with any other
-// bind of the port unless both PCBs set ReuseAddr; PCBs sharing a port with
+// Wildcards and families (Linux's semantics, with package net's choices on
+// top): a bind to 0.0.0.0 is the IPv4 wildcard (an AF_INET socket: IPv4
+// only); a bind to :: or to the zero Addr is the dual-stack wildcard (an
+// AF_INET6 socket without IPV6_V6ONLY: both families, IPv4 peers shown as
+// IPv4); after SetV6Only(true) it is the IPv6-only wildcard (IPV6_V6ONLY:
+// it neither receives IPv4, IPv4-mapped destinations included, nor sends
+// or connects to it). A one-family wildcard PCB is not offered datagrams
+// of the other family, and does not send or connect to that family.
+//
+// Port rules (Linux's SO_REUSEADDR semantics for UDP, inet_rcv_saddr_equal
+// with IPV6_V6ONLY): two binds of a port conflict when they share an
+// address. The dual wildcard shares one with every bind of the port; a
+// one-family wildcard with every wildcard and address of its family (so the
+// IPv4 and the IPv6-only wildcard coexist, as package net's "udp4" and
+// "udp6" sockets do, and each takes its own family); specific addresses
+// only with themselves (IPv4-mapped ones count as IPv4). Conflicting binds
+// are allowed when both PCBs set ReuseAddr; PCBs sharing a port with
 // ReuseAddr may connect to distinct remotes. Port 0 selects a random
 // ephemeral port (RFC 6056 algorithm 1, "simple port randomization", with
 // the stack's injected random source). UDP and UDP-Lite have separate port

@@ -74,7 +74,7 @@ func (p *Protocol) Deliver(pk *stack.Packet) bool {
 // how specific the match is: 4 for a connected PCB (its remote equals
 // src), plus 2 when bound to dst rather than the wildcard.
 func (c *PCB) matches(lite bool, src netip.AddrPort, dst netip.Addr, dport uint16) (int, bool) {
-	if c.lite != lite || c.port != dport || c.port == 0 {
+	if c.lite != lite || c.port != dport || c.port == 0 || !c.takesFamily(dst) {
 		return 0, false
 	}
 	score := 0

@@ -113,7 +113,11 @@ func (c *PCB) send(b *pbuf.Buf, dst netip.AddrPort) error {
 			b.Free()
 			return err
 		}
-		c.bindAddr, c.local, c.port = anyAddr, anyAddr, port
+		c.bindAny(port)
+	}
+	if !c.takesFamily(da) {
+		b.Free()
+		return ErrNetUnreachable // bound to the IPv6-only wildcard (as Linux's IPV6_V6ONLY)
 	}
 	wo := &p.wo
 	*wo = stack.WriteOptions{Dst: da, TTL: c.ttl, TOS: c.tos, Protocol: wire.ProtoUDP}
@@ -250,7 +254,7 @@ func (c *PCB) send6(b *pbuf.Buf, dst netip.AddrPort, da netip.Addr) error {
 			b.Free()
 			return err
 		}
-		c.bindAddr, c.local, c.port = anyAddr, anyAddr, port
+		c.bindAny(port)
 	}
 	wo := &p.wo
 	*wo = stack.WriteOptions{Dst: dst.Addr(), TTL: c.ttl, TOS: c.tos, Protocol: wire.ProtoUDP}
@@ -261,9 +265,9 @@ func (c *PCB) send6(b *pbuf.Buf, dst netip.AddrPort, da netip.Addr) error {
 		wo.TTL, wo.NIC, wo.MulticastLoop = c.mcastTTL, c.mcastNIC, c.mcastLoop
 	}
 	src := c.local
-	if src.IsValid() && src.Is4() && !src.IsUnspecified() {
+	if src.IsValid() && src.Is4() && !src.IsUnspecified() || !c.takesFamily(da) {
 		b.Free()
-		return ErrInvalid // bound to an IPv4 address
+		return ErrInvalid // bound to an IPv4 address or the IPv4-only wildcard
 	}
 	if !src.IsValid() || src.IsUnspecified() || src.IsMulticast() {
 		s, err := p.s.SelectSource(dst.Addr(), wo.NIC)

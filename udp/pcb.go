@@ -41,6 +41,8 @@ type PCB struct {
 	closed   bool
 
 	reuse     bool
+	dual      bool // bound to the wildcard of both families
+	v6only    bool // IPV6_V6ONLY: a bind to :: takes IPv6 only
 	broadcast bool
 	checksum  bool
 	coverage  int
@@ -58,10 +60,10 @@ type PCB struct {
 var anyAddr = netip.IPv4Unspecified()
 
 // norm4 maps an address to the form PCBs keep: the zero Addr and the
-// IPv4 and IPv6 unspecified addresses become 0.0.0.0 (the wildcard, which
-// takes both families), IPv4-mapped IPv6 addresses are unmapped, IPv6
-// addresses lose their zone (the route picks the interface). ok is always
-// true; it is kept for the callers' shape.
+// IPv4 and IPv6 unspecified addresses become 0.0.0.0 (the wildcard),
+// IPv4-mapped IPv6 addresses are unmapped, IPv6 addresses lose their zone
+// (the route picks the interface). ok is always true; it is kept for the
+// callers' shape. Bind keeps which wildcard it was given (wildcardOf).
 func norm4(a netip.Addr) (netip.Addr, bool) {
 	if !a.IsValid() || a.IsUnspecified() {
 		return anyAddr, true
@@ -69,20 +71,19 @@ func norm4(a netip.Addr) (netip.Addr, bool) {
 	return a.Unmap().WithZone(""), true
 }
 
-// Bind binds c to a local address and port. An unspecified address (the
-// zero Addr, 0.0.0.0 or ::) means every local address; port 0 picks a
-// random free ephemeral port (RFC 6056). The address must be one of the
-// stack's, a broadcast or a multicast group (ErrAddrNotAvailable). The
-// port rules are in the package comment (ErrAddrInUse). A bound PCB may be
-// bound again; it keeps its remote.
+// Bind binds c to a local address and port. An unspecified address means
+// every local address: 0.0.0.0 those of IPv4 only (an AF_INET socket), ::
+// and the zero Addr those of both families (a dual-stack AF_INET6 socket),
+// or of IPv6 only after SetV6Only(true). Port 0 picks a random free
+// ephemeral port (RFC 6056). The address must be one of the stack's, a
+// broadcast or a multicast group (ErrAddrNotAvailable). The port rules are
+// in the package comment (ErrAddrInUse). A bound PCB may be bound again;
+// it keeps its remote.
 func (c *PCB) Bind(local netip.AddrPort) error {
 	if c.closed {
 		return ErrClosed
 	}
-	a, ok := norm4(local.Addr())
-	if !ok {
-		return ErrAddrNotAvailable
-	}
+	a, dual := c.wildcardOf(local.Addr())
 	if !a.IsUnspecified() && !c.p.bindable(a) {
 		return ErrAddrNotAvailable
 	}
@@ -92,15 +93,63 @@ func (c *PCB) Bind(local netip.AddrPort) error {
 		if port, err = c.p.ephemeral(c.lite); err != nil {
 			return err
 		}
-	} else if c.p.conflict(c, a, port, c.reuse) {
+	} else if c.p.conflict(c, a, dual, port, c.reuse) {
 		return ErrAddrInUse
 	}
-	c.bindAddr, c.port = a, port
+	c.bindAddr, c.port, c.dual = a, port, dual
 	c.local = a
 	if c.conn && a.IsUnspecified() {
 		c.local = c.p.sourceFor(c, c.remoteZoned().Addr())
 	}
 	return nil
+}
+
+// wildcardOf returns the address c keeps for a bind to a and whether it is
+// the wildcard of both families (the dual-stack wildcard is kept as
+// 0.0.0.0; the IPv4-only one as 0.0.0.0 too, the IPv6-only one as ::).
+// Specific addresses are unmapped and lose their zone.
+func (c *PCB) wildcardOf(a netip.Addr) (netip.Addr, bool) {
+	switch {
+	case !a.IsValid() || a == netip.IPv6Unspecified():
+		if c.v6only {
+			return netip.IPv6Unspecified(), false
+		}
+		return anyAddr, true
+	case a.IsUnspecified() || a.Is4In6() && a.Unmap().IsUnspecified():
+		return anyAddr, false
+	}
+	n, _ := norm4(a)
+	return n, false
+}
+
+// bindAny binds an unbound c to the wildcard and port before an implicit
+// bind (Connect, SendTo): the wildcard of both families, or of IPv6 only
+// after SetV6Only(true).
+func (c *PCB) bindAny(port uint16) {
+	a, dual := c.wildcardOf(netip.Addr{})
+	c.bindAddr, c.local, c.port, c.dual = a, a, port, dual
+}
+
+// takesFamily reports whether c's bound address may cover dst (unmapped):
+// a specific address may (the callers compare it), the wildcard of its
+// family, or both families when dual. It is on the per-datagram path.
+func (c *PCB) takesFamily(dst netip.Addr) bool {
+	return c.dual || !c.bindAddr.IsUnspecified() || c.bindAddr.Is4() == dst.Is4()
+}
+
+// overlap reports whether binds to a and b (dual: the wildcard of both
+// families) share an address, which makes them clash on one port: a
+// dual wildcard overlaps everything, a one-family wildcard every address
+// and wildcard of its family, a specific address itself (Linux's
+// inet_rcv_saddr_equal with IPV6_V6ONLY).
+func overlap(a netip.Addr, adual bool, b netip.Addr, bdual bool) bool {
+	switch {
+	case adual || bdual:
+		return true
+	case a.IsUnspecified() || b.IsUnspecified():
+		return a.Is4() == b.Is4()
+	}
+	return a == b
 }
 
 // bindable reports whether a may be a PCB's local address: one of ours,
@@ -118,15 +167,16 @@ func (p *Protocol) bindable(a netip.Addr) bool {
 	return false
 }
 
-// conflict reports whether binding c to addr:port clashes with another
-// PCB of the same kind (UDP or UDP-Lite).
-func (p *Protocol) conflict(c *PCB, addr netip.Addr, port uint16, reuse bool) bool {
+// conflict reports whether binding c to addr:port (dual: the wildcard of
+// both families) clashes with another PCB of the same kind (UDP or
+// UDP-Lite).
+func (p *Protocol) conflict(c *PCB, addr netip.Addr, dual bool, port uint16, reuse bool) bool {
 	for _, x := range p.pcbs {
 		if x == c || x.lite != c.lite || x.port != port {
 			continue
 		}
-		if !addr.IsUnspecified() && !x.bindAddr.IsUnspecified() && addr != x.bindAddr {
-			continue // distinct specific addresses
+		if !overlap(addr, dual, x.bindAddr, x.dual) {
+			continue // distinct specific addresses, or wildcards of distinct families
 		}
 		if reuse && x.reuse {
 			continue
@@ -169,12 +219,12 @@ func (p *Protocol) sourceFor(c *PCB, dst netip.Addr) netip.Addr {
 		return c.bindAddr
 	}
 	if dst.IsMulticast() || dst == limitedBroadcast {
-		return anyAddr
+		return c.bindAddr
 	}
 	if src, _, _, err := p.s.Route(dst); err == nil && src.IsValid() {
 		return src
 	}
-	return anyAddr
+	return c.bindAddr
 }
 
 // Connect sets c's remote: Send goes there, and only datagrams from there
@@ -199,7 +249,10 @@ func (c *PCB) Connect(remote netip.AddrPort) error {
 		if err != nil {
 			return err
 		}
-		c.bindAddr, c.local, c.port = anyAddr, anyAddr, port
+		c.bindAny(port)
+	}
+	if !c.takesFamily(ra) {
+		return ErrInvalid // a one-family wildcard and a remote of the other
 	}
 	local := c.p.sourceFor(c, ra.WithZone(remote.Addr().Zone()))
 	for _, x := range c.p.pcbs {
@@ -269,6 +322,13 @@ func (c *PCB) SetChecksum(on bool) { c.checksum = on }
 // covers the whole datagram. Sending fails with ErrInvalid when a nonzero
 // coverage is below 8 or above the datagram length. No effect on UDP.
 func (c *PCB) SetChecksumCoverage(n int) { c.coverage = n }
+
+// SetV6Only makes a later bind to the IPv6 wildcard (:: or the zero Addr,
+// also the implicit bind of Connect and SendTo) take IPv6 only, as
+// IPV6_V6ONLY does: the PCB then neither receives IPv4 nor clashes with
+// IPv4 binds of its port. It has no effect on binds to other addresses
+// and must be set before Bind.
+func (c *PCB) SetV6Only(on bool) { c.v6only = on }
 
 // SetReuseAddr allows c to share its port (SO_REUSEADDR); it must be set
 // before Bind and on every PCB that shares the port.
