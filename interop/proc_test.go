@@ -118,9 +118,10 @@ type capture struct {
 }
 
 // startCapture runs `tshark -i tapName -w file args...` in ns, waits (up to
-// 15 s) until it says it is capturing, then one more second, as "Capturing
-// on" comes a little before the capture really runs. On cleanup a tshark
-// still running is killed.
+// 15 s) until it says "Capture started." (dumpcap has opened the device;
+// "Capturing on" comes earlier, a second or more earlier with a large -B
+// buffer to allocate), then one more second. On cleanup a tshark still
+// running is killed.
 func startCapture(t *testing.T, ns *netns.NS, file string, args ...string) *capture {
 	t.Helper()
 	c := &capture{t: t, cmd: ns.Command(append([]string{"tshark", "-i", tapName, "-w", file}, args...)...), done: make(chan struct{})}
@@ -138,7 +139,7 @@ func startCapture(t *testing.T, ns *netns.NS, file string, args ...string) *capt
 		once := false
 		for sc.Scan() {
 			c.log.WriteString(sc.Text() + "\n")
-			if !once && strings.Contains(sc.Text(), "Capturing on") {
+			if !once && strings.Contains(sc.Text(), "Capture started") {
 				once = true
 				close(ready)
 			}
