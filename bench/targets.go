@@ -48,8 +48,9 @@ func DefaultTargets() []Target {
 			Blocker: "featherip's callback rows run both ends on one goroutine where gVisor spreads its work over its goroutines on the 2 cores (8 connections help gVisor, not featherip); " +
 				"their profile is checksum and copy (the sender copies into its send buffer and checksums each segment, the receiver verifies, the application copies out: wire.Sum and memmove are about half the CPU); " +
 				"a fused copy-and-checksum loop in Go measured slower than memmove plus Sum (90 ns against 77 ns per 1500 bytes), so it was not adopted. " +
-				"In the net.Conn rows the shell re-arms its timer after every event: Host.rearmLocked is 16% of the CPU, most of it Stack.NextDeadline scanning the NDP table " +
-				"(ndpDeadline 6.5%) and the other IPv6 and IGMP deadlines, which the ARP table's cached earliest deadline would remove; then clock reads (7%) and the lock and channel hand-offs.",
+				"In the net.Conn rows (two Hosts, one goroutine per application sender and receiver) the stacks' work runs on the hosts' link reader goroutines (three quarters of the CPU, the same checksum and copy), " +
+				"beside the application goroutines' copies into the send buffer and out of the receive ring (Write 9%, Read 11%) and their hand-offs (mutex, select, channel and parking: about 12%); " +
+				"four busy goroutines share the 2 cores, so the shell adds work without adding parallelism. The timer re-arm after each event no longer scans tables (cached earliest deadlines) and the in-memory pipe reads no clock for undelayed frames.",
 		},
 		{
 			Name:  "TAP, one stream, at least 2× gVisor's fdbased endpoint",
@@ -68,8 +69,10 @@ func DefaultTargets() []Target {
 				}
 				return false, fmt.Sprintf("%.3f× of gVisor's (target ≤ 0.1×): %.0f B per connection pair over the %.0f B target", r, fip-gv/10, gv/10)
 			},
-			Blocker: "each end is one tcp.PCB of 1,264 bytes (a 1,280-byte allocation) with all its state inline: the SACK scoreboard (304 B), send buffer state (104 B), CUBIC (96 B), counters (88 B), RTT estimator and out-of-order queue (56 B each) and the callbacks; " +
-				"buffers are allocated only when data flows. Reaching 1/10 needs the data-path state split out of the PCB and allocated on first data, or pooled.",
+			Blocker: "each end is one tcp.PCB of 888 bytes (an 896-byte allocation) and its entry in the connection table (a map keyed by the 64-byte address and port pair, about 170 B per end); " +
+				"the SACK scoreboard and the out-of-order queue come from free lists only while data is in flight, and buffers only while data flows. " +
+				"What remains inline is state that must outlive idle periods or is read on every segment: addresses and callbacks (136 B), sequence space and windows, send buffer state (104 B), CUBIC (88 B), counters (88 B), RTT estimator (56 B), timers. " +
+				"Reaching 1/10 (about 575 B per end) needs that data-path state split out of the PCB into pooled parts kept only while a connection is busy, and a smaller connection table key.",
 		},
 		{
 			Name: "zero allocations per packet on the UDP, ICMP and TCP bulk paths",
