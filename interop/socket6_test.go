@@ -48,7 +48,6 @@ func kernelUDPEcho6(t *testing.T, e *env6) int {
 // gets the kernel's ICMPv6 port unreachable as ECONNREFUSED.
 func TestSocket6UDPWithKernel(t *testing.T) {
 	e := setup6(t, v6Options{})
-	ready6(t, e)
 	port := kernelUDPEcho6(t, e)
 	kll := kernelLinkLocal(t, e)
 
@@ -99,7 +98,6 @@ func TestSocket6UDPWithKernel(t *testing.T) {
 // featherip dual-stack "udp" listener over IPv6 and over IPv4.
 func TestSocket6KernelClient(t *testing.T) {
 	e := setup6(t, v6Options{})
-	ready6(t, e)
 	srv, err := e.host.ListenUDP("udp", &net.UDPAddr{Port: 5300})
 	if err != nil {
 		t.Fatal(err)
@@ -125,7 +123,6 @@ func TestSocket6KernelClient(t *testing.T) {
 // global and the link-local address, 3000 bytes fragmented included.
 func TestSocket6PingKernel(t *testing.T) {
 	e := setup6(t, v6Options{})
-	ready6(t, e)
 	kll := kernelLinkLocal(t, e)
 	p, err := e.host.ListenPing("udp6", "")
 	if err != nil {
@@ -150,7 +147,6 @@ func TestSocket6PingKernel(t *testing.T) {
 // families and each featherip socket gets only its own.
 func TestSocket6KernelSharedPort(t *testing.T) {
 	e := setup6(t, v6Options{})
-	ready6(t, e)
 	u4, err := e.host.ListenPacket("udp4", "0.0.0.0:5301")
 	if err != nil {
 		t.Fatal(err)

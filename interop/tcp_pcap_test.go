@@ -13,8 +13,16 @@ import (
 	"github.com/featherip/featherip/wire"
 )
 
-// tcpCheckFilter is checkFilter plus bad TCP checksums.
-const tcpCheckFilter = checkFilter + ` || tcp.checksum.status == 0`
+// tcpCheckFilter is checkFilter plus bad TCP checksums, less the
+// kernel's 0xFFFF ones (kernelFFFF).
+const tcpCheckFilter = "(" + checkFilter + ` || tcp.checksum.status == 0) && !(` + kernelFFFF + ")"
+
+// kernelFFFF selects the kernel's segments whose TCP checksum field is
+// 0xFFFF: Linux now and then sends one (the one's complement "negative
+// zero" an incremental update can give, RFC 1624 3), which checks out
+// arithmetically but which Wireshark flags, as a full computation never
+// yields it. featherip's own segments get no such allowance.
+const kernelFFFF = "ip.src == " + kernelIP + " && tcp.checksum == 0xffff"
 
 // tcpCheckPrefs make tshark verify every checksum it can.
 var tcpCheckPrefs = []string{"-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE"}

@@ -37,18 +37,21 @@ var wholeRunCounts = []struct{ name, filter string }{
 	{"ackedUnseen", "tcp.analysis.ack_lost_segment"},
 	{"prevUnseen", "tcp.analysis.lost_segment"},
 	{"retrans", "tcp.analysis.retransmission"},
+	{"kernelFFFF", kernelFFFF},
 	{"flagged", tcpCheckFilter},
 }
+
 
 // TestTCPWholeRunPcap captures a whole TCP run, full frames, on the
 // kernel's side of a TAP device without offloads (so every checksum on
 // the wire is a complete one): short echo exchanges, a refused
-// connection, 64 MiB (1 GiB with FEATHERIP_BIG=1) from Linux to
+// connection, 64 MiB from Linux to
 // featherip's sink with a half-close, the same from featherip to a Linux
 // listener with a half-close, more echo exchanges. One tshark pass over
 // the file, verifying checksums, then checks: no malformed frame, no
 // expert error, no bad checksum (tcpCheckFilter), every TCP segment's
-// checksum verified good, SYN, FIN and RST seen, and a complete capture:
+// checksum verified good (but for the kernel's 0xFFFF ones, kernelFFFF),
+// SYN, FIN and RST seen, and a complete capture:
 // dumpcap reports no drop, tshark never sees a segment ACKed that the
 // capture missed, the capture holds exactly the segments featherip sent
 // and at least those it received.
@@ -59,7 +62,12 @@ func TestTCPWholeRunPcap(t *testing.T) {
 	// Full frames (no -s) and a 512 MiB kernel ring for dumpcap, so that
 	// it keeps up with the bulk transfers.
 	capt := startCapture(t, e.ns, file, "-B", "512")
-	size := transferSize()
+	// 64 MiB each way, also with FEATHERIP_BIG=1: at 1 GiB each way (a
+	// 2 GiB file of 1.8 million frames) the capture socket misses some
+	// 7% of the frames featherip writes while dumpcap reports no drop, so
+	// no capture could vouch for a whole run of that size. The 1 GiB
+	// transfers run uncaptured in tcp_transfer_test.go.
+	size := int64(64 << 20)
 	runStart := time.Now()
 
 	echo := func(lines int) {
@@ -202,9 +210,9 @@ func TestTCPWholeRunPcap(t *testing.T) {
 	t.Logf("run %v, capture %d MiB, tshark pass %v; dumpcap: %d captured, %d dropped", runTime.Round(time.Millisecond),
 		fi.Size()>>20, passTime.Round(time.Millisecond), captured, dropped)
 	t.Logf("tshark: %d frames, %d TCP (%d from featherip, %d to it), %d TCP checksums verified good, %d IP checksums good; "+
-		"SYN %d FIN %d RST from featherip %d; retransmissions %d, ACKed-unseen %d, previous-unseen %d; flagged %d",
+		"kernel 0xFFFF checksums %d; SYN %d FIN %d RST from featherip %d; retransmissions %d, ACKed-unseen %d, previous-unseen %d; flagged %d",
 		cnt["frames"], cnt["tcp"], cnt["fromFeather"], cnt["toFeather"], cnt["tcpGood"], cnt["ipGood"],
-		cnt["syn"], cnt["fin"], cnt["rstFromFeather"], cnt["retrans"], cnt["ackedUnseen"], cnt["prevUnseen"], cnt["flagged"])
+		cnt["kernelFFFF"], cnt["syn"], cnt["fin"], cnt["rstFromFeather"], cnt["retrans"], cnt["ackedUnseen"], cnt["prevUnseen"], cnt["flagged"])
 	t.Logf("featherip TCP InSegs %d OutSegs %d RetransSegs %d OutErrors %d; kernel Tcp InSegs %d",
 		st.InSegs, st.OutSegs, st.RetransSegs, st.OutErrors, kernelIn)
 
@@ -214,8 +222,9 @@ func TestTCPWholeRunPcap(t *testing.T) {
 		t.Errorf("tshark flags %d frames (first ones):\n%s", cnt["flagged"], strings.Join(lines[:min(len(lines), 20)], "\n"))
 	}
 	// Checksums really verified: every TCP segment and its IP header.
-	if cnt["tcpGood"] != cnt["tcp"] || cnt["ipGood"] != cnt["tcp"] {
-		t.Errorf("of %d TCP segments, %d TCP and %d IP checksums verified good: want all", cnt["tcp"], cnt["tcpGood"], cnt["ipGood"])
+	if cnt["tcpGood"]+cnt["kernelFFFF"] != cnt["tcp"] || cnt["ipGood"] != cnt["tcp"] {
+		t.Errorf("of %d TCP segments, %d TCP (and %d of the kernel's with 0xFFFF) and %d IP checksums verified good: want all",
+			cnt["tcp"], cnt["tcpGood"], cnt["kernelFFFF"], cnt["ipGood"])
 	}
 	// The handshakes, FINs and the RST for the closed port were captured:
 	// 5 SYNs and 4 SYN-ACKs, 2 FINs in each of 4 connections.

@@ -42,7 +42,8 @@ type v6Options struct {
 // env6 is an IPv6 test world: tcpEnv's namespace, TAP device and host
 // (with TCP echo on 7 and the hashing sink on 9), IPv4 as in setup, and
 // IPv6: featherip's link-local address and, unless noStatic,
-// fd00:7::2/64 with the kernel at fd00:7::1/64 (added without DAD).
+// fd00:7::2/64 (usable: DAD passed) with the kernel at fd00:7::1/64
+// (added without DAD).
 type env6 struct {
 	*tcpEnv
 	tap *tap.Link
@@ -112,6 +113,9 @@ func setup6(t *testing.T, o v6Options) *env6 {
 		e.listen(t, tcpEchoPort, e.acceptEcho)
 		e.listen(t, tcpSinkPort, e.acceptSink)
 	})
+	if !o.noStatic {
+		ready6(t, e) // the static address is tentative until DAD passes
+	}
 	return e
 }
 
