@@ -41,7 +41,6 @@ var wholeRunCounts = []struct{ name, filter string }{
 	{"flagged", tcpCheckFilter},
 }
 
-
 // TestTCPWholeRunPcap captures a whole TCP run, full frames, on the
 // kernel's side of a TAP device without offloads (so every checksum on
 // the wire is a complete one): short echo exchanges, a refused
