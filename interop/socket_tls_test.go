@@ -1,0 +1,143 @@
+package interop
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// testCert makes a self-signed certificate for ip and a pool that
+// trusts it.
+func testCert(t *testing.T, ip string) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "featherip interop " + ip},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.ParseIP(ip)},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pool
+}
+
+// hashHandler answers a POST with the length and SHA-256 of its body, a
+// GET with payload.
+func hashHandler(payload []byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			sum := sha256.New()
+			n, _ := io.Copy(sum, r.Body)
+			fmt.Fprintf(w, "%d %x", n, sum.Sum(nil))
+			return
+		}
+		w.Write(payload)
+	})
+}
+
+// checkHTTPS runs a GET of payload and a POST of it through client to
+// url and checks both, and that the exchange ran TLS 1.3.
+func checkHTTPS(t *testing.T, client *http.Client, url string, payload []byte) {
+	t.Helper()
+	resp, err := client.Get(url + "/big")
+	if err != nil {
+		t.Fatalf("GET: %v", err)
+	}
+	got, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || !bytes.Equal(got, payload) {
+		t.Fatalf("GET: %d bytes, %v; want the %d-byte payload", len(got), err, len(payload))
+	}
+	if resp.TLS == nil || resp.TLS.Version != tls.VersionTLS13 || !resp.TLS.HandshakeComplete {
+		t.Fatalf("GET ran without a complete TLS 1.3 handshake: %+v", resp.TLS)
+	}
+	resp, err = client.Post(url+"/up", "application/octet-stream", bytes.NewReader(payload))
+	if err != nil {
+		t.Fatalf("POST: %v", err)
+	}
+	got, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := fmt.Sprintf("%d %x", len(payload), sha256.Sum256(payload)); string(got) != want {
+		t.Fatalf("POST: server saw %q, want %q", got, want)
+	}
+}
+
+// TestSocketTLSWithKernel runs crypto/tls (HTTPS, TLS 1.3) over featherip
+// connections with the Linux kernel as the TCP peer, both ways: a
+// featherip http.Client fetches from and posts to a Go HTTPS server on
+// the kernel side, and a Go HTTPS client on the kernel side does the same
+// with an HTTPS server on a featherip listener. 1 MiB each way, checked
+// byte for byte and by SHA-256.
+func TestSocketTLSWithKernel(t *testing.T) {
+	ns, h := setupSock(t)
+	payload := bytes.Repeat([]byte("featherip tls! "), 1<<17)[:1<<20]
+
+	t.Run("featherip client", func(t *testing.T) {
+		cert, pool := testCert(t, kernelIP)
+		var ln net.Listener
+		if err := ns.Do(func() error {
+			var err error
+			ln, err = net.Listen("tcp4", kernelIP+":8443")
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		srv := &http.Server{Handler: hashHandler(payload)}
+		go srv.Serve(tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}}))
+		defer srv.Close()
+		tr := &http.Transport{DialContext: h.DialContext, TLSClientConfig: &tls.Config{RootCAs: pool}}
+		defer tr.CloseIdleConnections()
+		checkHTTPS(t, &http.Client{Transport: tr, Timeout: 30 * time.Second}, "https://"+kernelIP+":8443", payload)
+	})
+
+	t.Run("featherip server", func(t *testing.T) {
+		cert, pool := testCert(t, featherIP)
+		ln, err := h.Listen("tcp", featherIP+":8443")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := &http.Server{Handler: hashHandler(payload)}
+		go srv.Serve(tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}}))
+		defer srv.Close()
+		// The client's sockets are the kernel's: dial from the namespace.
+		dial := func(network, addr string) (net.Conn, error) {
+			var c net.Conn
+			err := ns.Do(func() error {
+				var err error
+				c, err = net.DialTimeout(network, addr, 5*time.Second)
+				return err
+			})
+			return c, err
+		}
+		tr := &http.Transport{Dial: dial, TLSClientConfig: &tls.Config{RootCAs: pool}}
+		defer tr.CloseIdleConnections()
+		checkHTTPS(t, &http.Client{Transport: tr, Timeout: 30 * time.Second}, "https://"+featherIP+":8443", payload)
+	})
+}
