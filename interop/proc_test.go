@@ -95,13 +95,19 @@ func (r *cliRun) Stderr() string { return r.stderr.String() }
 // returns the lines after the ready line, joined by newlines.
 func (r *cliRun) stop() string {
 	r.t.Helper()
-	if err := r.cmd.Process.Signal(syscall.SIGINT); err != nil {
+	return r.stopWith(syscall.SIGINT)
+}
+
+// stopWith is stop with another signal.
+func (r *cliRun) stopWith(sig syscall.Signal) string {
+	r.t.Helper()
+	if err := r.cmd.Process.Signal(sig); err != nil {
 		r.t.Fatal(err)
 	}
 	select {
 	case <-r.done:
 	case <-time.After(10 * time.Second):
-		r.t.Fatal("featherip did not stop after SIGINT")
+		r.t.Fatalf("featherip did not stop after %v", sig)
 	}
 	if err := r.cmd.Wait(); err != nil {
 		r.t.Fatalf("exit: %v; stderr: %s", err, r.stderr.String())

@@ -225,11 +225,28 @@ type statusJSON struct {
 	} `json:"connections"`
 	TCPPCBs  int              `json:"tcp_pcbs"`
 	Counters map[string]int64 `json:"counters"`
+	Memory   struct {
+		HeapLive   int64 `json:"heap_live"`
+		Goroutines int   `json:"goroutines"`
+	} `json:"memory"`
 }
 
 func (r *statusRun) stats(t *testing.T) statusJSON {
 	t.Helper()
-	out := r.ns.Run("curl", "-sS", "--fail", "--max-time", "10", r.url+"stats.json")
+	return r.statsQuery(t, "")
+}
+
+// statsGC is stats after a garbage collection in featherip's process,
+// so that Memory.HeapLive is its live heap.
+func (r *statusRun) statsGC(t *testing.T) statusJSON {
+	t.Helper()
+	return r.statsQuery(t, "?gc=1")
+}
+
+// statsQuery fetches /stats.json with query appended.
+func (r *statusRun) statsQuery(t *testing.T, query string) statusJSON {
+	t.Helper()
+	out := r.ns.Run("curl", "-sS", "--fail", "--max-time", "10", r.url+"stats.json"+query)
 	var st statusJSON
 	if err := json.Unmarshal(out, &st); err != nil {
 		t.Fatalf("stats.json: %v\n%s", err, out)
@@ -297,7 +314,7 @@ func wrkSeconds(t *testing.T) int {
 func TestSocketTCPStatusPageWrk(t *testing.T) {
 	requireTool(t, "wrk", "wrk")
 	r := startUp(t)
-	before := r.stats(t)
+	before := r.statsGC(t)
 	secs := wrkSeconds(t)
 	out, err := r.ns.Try("wrk", "-t", "4", "-c", "100", "-d", strconv.Itoa(secs)+"s", "--timeout", "10s", r.url)
 	t.Logf("wrk -c100 -d%ds:\n%s", secs, out)
@@ -338,6 +355,9 @@ func TestSocketTCPStatusPageWrk(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+	idle := r.statsGC(t)
+	t.Logf("live heap %d B before the load, %d B after (packet buffer pool %d B, %d B); goroutines %d, %d", before.Memory.HeapLive, idle.Memory.HeapLive,
+		before.Counters["Pool.Bytes"], idle.Counters["Pool.Bytes"], before.Memory.Goroutines, idle.Memory.Goroutines)
 }
 
 // TestSocketTCPIPv6Kernel exchanges data with Linux over IPv6 both ways:

@@ -10,6 +10,8 @@ import (
 	"html/template"
 	"net"
 	"net/http"
+	"runtime"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"time"
@@ -24,7 +26,8 @@ import (
 const portStatus = 80
 
 // Status is what the status page shows: GET / renders it as HTML, GET
-// /stats.json returns it as JSON.
+// /stats.json returns it as JSON (/stats.json?gc=1 collects garbage
+// first, so that Memory.HeapLive is the live heap at that moment).
 type Status struct {
 	Version     string         `json:"version"`
 	Uptime      string         `json:"uptime"`
@@ -33,6 +36,7 @@ type Status struct {
 	Routes      []StatusRoute  `json:"routes"`
 	TCPPCBs     int            `json:"tcp_pcbs"`
 	Connections []StatusConn   `json:"connections"`
+	Memory      StatusMemory   `json:"memory"`
 	Counters    []CounterGroup `json:"-"`
 	// CountersHTML is Counters rendered for the HTML page.
 	CountersHTML template.HTML `json:"-"`
@@ -77,6 +81,41 @@ type StatusConn struct {
 	Cwnd     int    `json:"cwnd"`
 	BytesIn  uint64 `json:"bytes_in"`
 	BytesOut uint64 `json:"bytes_out"`
+}
+
+// StatusMemory is the process's Go memory and goroutines, so that an
+// operator (and the load test) can see memory return to its idle level.
+type StatusMemory struct {
+	// HeapLive is the heap held by live objects as of the last garbage
+	// collection (runtime/metrics /gc/heap/live:bytes).
+	HeapLive uint64 `json:"heap_live"`
+	// HeapAlloc is the heap allocated now, garbage included.
+	HeapAlloc uint64 `json:"heap_alloc"`
+	// Sys is the memory obtained from the operating system.
+	Sys uint64 `json:"sys"`
+	// Goroutines is the number of goroutines.
+	Goroutines int `json:"goroutines"`
+	// GCs is the number of completed garbage collections.
+	GCs uint32 `json:"gcs"`
+}
+
+// readMemory fills a StatusMemory, after garbage collection when gc is
+// set (GET /stats.json?gc=1), which makes HeapLive the live heap now: two
+// collections, as a sync.Pool's objects survive the first.
+func readMemory(gc bool) StatusMemory {
+	if gc {
+		runtime.GC()
+		runtime.GC()
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(live)
+	m := StatusMemory{HeapAlloc: ms.HeapAlloc, Sys: ms.Sys, Goroutines: runtime.NumGoroutine(), GCs: ms.NumGC}
+	if live[0].Value.Kind() == metrics.KindUint64 {
+		m.HeapLive = live[0].Value.Uint64()
+	}
+	return m
 }
 
 // CounterGroup is one "[Group]" of counters, in printCounters order.
@@ -220,7 +259,9 @@ func (s *statusServer) serveJSON(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(s.snapshot()); err != nil && !errors.Is(err, net.ErrClosed) {
+	st := s.snapshot()
+	st.Memory = readMemory(r.URL.Query().Get("gc") == "1")
+	if err := enc.Encode(st); err != nil && !errors.Is(err, net.ErrClosed) {
 		return
 	}
 }
@@ -249,6 +290,7 @@ func (s *statusServer) serveHTML(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	var buf bytes.Buffer
 	st := s.snapshot()
+	st.Memory = readMemory(false)
 	st.CountersHTML = countersHTML(st.Counters)
 	if err := statusTmpl.Execute(&buf, st); err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -281,6 +323,9 @@ td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}td.n{text-align:righ
 <table><tr><th>local</th><th>remote</th><th>state</th><th>buffered</th><th>srtt</th><th>cwnd</th><th>bytes in</th><th>bytes out</th></tr>
 {{range .Connections}}<tr><td>{{.Local}}</td><td>{{.Remote}}</td><td>{{.State}}</td><td class="n">{{.Buffered}}</td><td>{{.SRTT}}</td><td class="n">{{.Cwnd}}</td><td class="n">{{.BytesIn}}</td><td class="n">{{.BytesOut}}</td></tr>
 {{end}}</table>
+<h2>Memory</h2>
+<table><tr><th>live heap at last GC</th><th>heap allocated</th><th>from the OS</th><th>goroutines</th><th>GCs</th></tr>
+<tr><td class="n">{{.Memory.HeapLive}}</td><td class="n">{{.Memory.HeapAlloc}}</td><td class="n">{{.Memory.Sys}}</td><td class="n">{{.Memory.Goroutines}}</td><td class="n">{{.Memory.GCs}}</td></tr></table>
 <h2>Counters</h2>
 {{.CountersHTML}}</body></html>
 `))

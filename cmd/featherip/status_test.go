@@ -69,6 +69,17 @@ func TestStatusPage(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &st); err != nil {
 		t.Fatalf("stats.json: %v\n%s", err, body)
 	}
+	if st.Memory.Goroutines == 0 || st.Memory.HeapAlloc == 0 || st.Memory.Sys < st.Memory.HeapAlloc {
+		t.Errorf("memory %+v: want goroutines, heap and OS memory", st.Memory)
+	}
+	gcBody, _ := get("/stats.json?gc=1")
+	var gcSt Status
+	if err := json.Unmarshal([]byte(gcBody), &gcSt); err != nil {
+		t.Fatal(err)
+	}
+	if gcSt.Memory.GCs <= st.Memory.GCs || gcSt.Memory.HeapLive == 0 {
+		t.Errorf("?gc=1: GCs %d after %d, live heap %d: want a collection and the live heap", gcSt.Memory.GCs, st.Memory.GCs, gcSt.Memory.HeapLive)
+	}
 	if len(st.Interfaces) == 0 || st.Interfaces[len(st.Interfaces)-1].Name != "tst0" {
 		t.Errorf("interfaces %+v, want tst0", st.Interfaces)
 	}
