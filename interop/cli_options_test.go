@@ -42,7 +42,7 @@ func TestCLIUpOptions(t *testing.T) {
 	}
 	for _, args := range [][]string{
 		{"-s", "56", "10.9.0.2"},
-		{"-s", "3000", "10.9.0.2"},                   // the reply is fragmented at featherip's MTU
+		{"-s", "3000", "10.9.0.2"},                     // the reply is fragmented at featherip's MTU
 		{"-s", "56", "-I", "198.51.100.1", "10.9.0.2"}, // the reply goes through the gateway
 	} {
 		out, err := ns.Try(append([]string{"ping", "-c", "2", "-i", "0.2", "-W", "2"}, args...)...)
