@@ -580,3 +580,51 @@ func TestTCPHostUnreachable(t *testing.T) {
 		t.Errorf("%d pcbs left after a failed dial", n)
 	}
 }
+
+// TestTCPKeepAliveDetectsDeadPeer: SetKeepAliveConfig's idle, interval
+// and count take effect (RFC 1122 4.2.3.6). While the peer answers, the
+// probes keep the connection up; once the peer's interface is down, Read
+// fails with ETIMEDOUT after count unanswered probes, long before the
+// read deadline. Turned off, keepalive sends no probe.
+func TestTCPKeepAliveDetectsDeadPeer(t *testing.T) {
+	a, b := newTCPPair(t)
+	c1, _, _ := tcpConnPair(t, a, b)
+	probes := func() uint64 {
+		var n uint64
+		a.Do(func(*stack.Stack) { n = a.TCP().Stats().KeepaliveProbes })
+		return n
+	}
+	if err := c1.SetKeepAlive(false); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1200 * time.Millisecond)
+	if n := probes(); n != 0 {
+		t.Fatalf("%d keepalive probes with keepalive off", n)
+	}
+	if err := c1.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true, Idle: time.Second, Interval: 300 * time.Millisecond, Count: 2}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1700 * time.Millisecond)
+	if n := probes(); n < 2 {
+		t.Fatalf("%d keepalive probes 1.7 s into a 1 s idle time with a 300 ms interval, want >= 2", n)
+	}
+	if st, ok := c1.Stats(); !ok || st.State != tcp.Established {
+		t.Fatalf("with the peer answering the probes: %+v, %v; want ESTABLISHED", st, ok)
+	}
+	b.Do(func(s *stack.Stack) {
+		for _, i := range s.Interfaces() {
+			if i.Name != "lo" {
+				s.SetUp(i.NIC, false) // the peer goes silent
+			}
+		}
+	})
+	c1.SetReadDeadline(time.Now().Add(20 * time.Second))
+	start := time.Now()
+	_, err := c1.Read(make([]byte, 10))
+	if !errors.Is(err, syscall.ETIMEDOUT) || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read from a dead peer: %v, want ETIMEDOUT from keepalive", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("keepalive gave up after %v, want about 1.6 s (1 s idle, 2 probes 300 ms apart)", d)
+	}
+}
