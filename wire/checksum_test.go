@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"encoding/binary"
 	"net/netip"
 	"testing"
@@ -247,4 +248,55 @@ func allZero(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// FuzzChecksum checks the Internet checksum against its definition on
+// arbitrary data: the word-at-a-time Sum equals a plain 16-bit
+// one's complement sum (RFC 1071), a message carrying its checksum
+// verifies, and RFC 1624 incremental updates of a 16-bit and of a 32-bit
+// value at an even offset agree with recomputing the checksum.
+func FuzzChecksum(f *testing.F) {
+	f.Add([]byte{}, uint16(0), uint32(0))
+	f.Add([]byte{0x45, 0, 0, 0x54, 0, 0, 0x40, 0, 0x40, 1, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2}, uint16(0x1234), uint32(0xc0a80001))
+	f.Add(bytes.Repeat([]byte{0xff}, 31), uint16(0), uint32(0xffffffff))
+	f.Add(make([]byte, 40), uint16(0xffff), uint32(0))
+	f.Fuzz(func(t *testing.T, data []byte, new16 uint16, new32 uint32) {
+		var ref uint32 // the definition: 16-bit words, end-around carry
+		for i := 0; i < len(data); i += 2 {
+			w := uint32(data[i]) << 8
+			if i+1 < len(data) {
+				w |= uint32(data[i+1])
+			}
+			ref += w
+			ref = (ref & 0xffff) + (ref >> 16)
+		}
+		if got := Fold(Sum(data, 0)); !sameChecksum(got, ^uint16(ref)) {
+			t.Fatalf("checksum %#04x, the definition gives %#04x", got, ^uint16(ref))
+		}
+		if len(data) < 8 {
+			return
+		}
+		b := append([]byte(nil), data[:len(data)&^1]...)
+		b[0], b[1] = 0, 0
+		binary.BigEndian.PutUint16(b, Checksum(b, 0))
+		if v := Checksum(b, 0); v != 0 {
+			t.Fatalf("a message carrying its checksum verifies to %#04x, want 0", v)
+		}
+		off := 2 + 2*(int(new16)%((len(b)-6)/2+1)) // a 32-bit value fits at off
+		old16 := binary.BigEndian.Uint16(b[off:])
+		binary.BigEndian.PutUint16(b[off:], new16)
+		inc := UpdateChecksum16(binary.BigEndian.Uint16(b), old16, new16)
+		binary.BigEndian.PutUint16(b, 0)
+		if full := Checksum(b, 0); !sameChecksum(inc, full) {
+			t.Fatalf("16-bit update at %d: incremental %#04x, full %#04x", off, inc, full)
+		}
+		binary.BigEndian.PutUint16(b, inc)
+		old32 := binary.BigEndian.Uint32(b[off:])
+		binary.BigEndian.PutUint32(b[off:], new32)
+		inc = UpdateChecksum32(binary.BigEndian.Uint16(b), old32, new32)
+		binary.BigEndian.PutUint16(b, 0)
+		if full := Checksum(b, 0); !sameChecksum(inc, full) {
+			t.Fatalf("32-bit update at %d: incremental %#04x, full %#04x", off, inc, full)
+		}
+	})
 }
