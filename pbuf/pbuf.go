@@ -39,8 +39,13 @@ type Config struct {
 // DefaultHeadroom is the headroom used when Config.Headroom is zero.
 const DefaultHeadroom = 128
 
-// DefaultClasses are the size classes used when Config.Classes is empty.
-var DefaultClasses = []Class{{Size: 2048, Count: 512}, {Size: 65536, Count: 8}}
+// DefaultClasses returns the size classes used when Config.Classes is
+// empty: 512 buffers of 2 KiB and 8 of 64 KiB. It is a function, not a
+// variable, so that no program can change another's defaults (no global
+// state).
+func DefaultClasses() []Class {
+	return []Class{{Size: 2048, Count: 512}, {Size: 65536, Count: 8}}
+}
 
 // Stats counts a pool's activity.
 type Stats struct {
@@ -85,7 +90,7 @@ func New(cfg Config) (*Pool, error) {
 	}
 	cls := cfg.Classes
 	if len(cls) == 0 {
-		cls = DefaultClasses
+		cls = DefaultClasses()
 	}
 	p := &Pool{headroom: cfg.Headroom}
 	for i, c := range cls {
