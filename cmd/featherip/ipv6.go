@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"flag"
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -117,11 +120,36 @@ func (o *upOptions) stackConfig(ev *addrEvents) stack.Config {
 	c.SLAAC.Disabled = o.v6.noSLAAC
 	c.OnAddressChange = ev.onChange
 	c.OnDADFailure = ev.onDADFailure
+	c.StableIIDSecret = stableIIDSecret(machineIDFiles)
 	if o.forward {
 		c.Forwarding = true      // IPv4, RFC 1812
 		c.IPv6.Forwarding = true // RFC 8200
 	}
 	return c
+}
+
+// machineIDFiles hold the machine's ID, a random value set once at
+// installation (systemd's machine-id(5)); the first readable one counts.
+var machineIDFiles = []string{"/etc/machine-id", "/var/lib/dbus/machine-id"}
+
+// stableIIDSecret derives the RFC 7217 secret key from the machine ID in
+// the first readable file of files, so that featherip's link-local and
+// SLAAC addresses stay the same across restarts on one machine (RFC 7217
+// section 5: the key is "initialized to a pseudorandom number ... upon
+// operating system installation"), as systemd-networkd derives its
+// stable identifiers. It hashes the ID with a label, so the key does not
+// reveal it. With no machine ID it returns the zero key, and the stack
+// draws a random one: addresses are then stable only within one run.
+func stableIIDSecret(files []string) [16]byte {
+	for _, f := range files {
+		id, err := os.ReadFile(f)
+		if id = bytes.TrimSpace(id); err != nil || len(id) == 0 {
+			continue
+		}
+		sum := sha256.Sum256(append([]byte("featherip RFC 7217 secret key\x00"), id...))
+		return [16]byte(sum[:16])
+	}
+	return [16]byte{}
 }
 
 // addrEvents follows autoconfigured IPv6 addresses. Its callbacks run

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -242,3 +244,41 @@ func (c *fakeClock) Now() time.Duration { return c.t }
 type discardLink struct{}
 
 func (discardLink) Send([]byte) error { return nil }
+
+// TestStableIIDSecret: the RFC 7217 key comes from the machine ID, the
+// same for the same ID, another for another, from the first readable
+// file; without one it is zero (the stack then draws a random key).
+func TestStableIIDSecret(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, id string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(id), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	a := write("a", "4f1e0c9a2b3d4e5f60718293a4b5c6d7\n")
+	a2 := write("a2", "4f1e0c9a2b3d4e5f60718293a4b5c6d7")
+	b := write("b", "0123456789abcdef0123456789abcdef\n")
+	empty := write("empty", "\n")
+	missing := filepath.Join(dir, "missing")
+	ka := stableIIDSecret([]string{a})
+	if ka == ([16]byte{}) {
+		t.Fatal("zero key from a machine ID")
+	}
+	if stableIIDSecret([]string{a2}) != ka {
+		t.Error("the same machine ID gave another key")
+	}
+	if stableIIDSecret([]string{b}) == ka {
+		t.Error("another machine ID gave the same key")
+	}
+	if stableIIDSecret([]string{missing, empty, a}) != ka {
+		t.Error("the first readable, non-empty file does not count")
+	}
+	if k := stableIIDSecret([]string{missing, empty}); k != ([16]byte{}) {
+		t.Errorf("no machine ID: key %x, want zero", k)
+	}
+	if bytes.Contains(ka[:], []byte("4f1e0c9a")) {
+		t.Error("the key shows the machine ID")
+	}
+}
