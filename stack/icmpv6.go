@@ -170,7 +170,7 @@ func (s *Stack) icmpv6Input(n *nic, p *Packet) {
 		default:
 			st.InMLDv2Reports++
 		}
-		s.handleMLD(n, p.Src, p.Dst, m)
+		s.handleMLD(n, p.Src, p.Dst, p.TTL, p.mldAlert, m)
 	default:
 		if m.IsError() {
 			st.InErrorsIgnored++ // unknown error types are passed up (RFC 4443 2.4 (b)): raw only

@@ -29,9 +29,16 @@ import (
 // source (a simplification of RFC 3376 5.1). A general query is answered
 // after a random delay up to its Max Resp Time with one report (several
 // if they do not fit the MTU) holding the current state of every group; a
-// group-specific query with the current state of that group. A
-// group-and-source-specific query is answered like a group-specific one
-// (the full current state, a superset of what it asks).
+// group-specific query with the current state of that group; a
+// group-and-source-specific query with the queried sources the interface
+// state lets in (RFC 3376 5.2: in INCLUDE mode those in the source list,
+// in EXCLUDE mode those not excluded), nothing when there are none. A
+// pending response absorbs later queries as RFC 3376 5.2 says.
+//
+// Queries are accepted with any TTL and without the Router Alert option,
+// as Linux (igmp_heard_query) accepts them, although RFC 3376 9.1 says
+// hosts SHOULD ignore v2 and v3 queries without it. MLD, where RFC 3810
+// 6.2 drops such queries and Linux does too, checks both (mld.go).
 //
 // Compatibility. A v1 or v2 query starts the Older Version Querier Present
 // timer (Robustness * Query Interval + Query Response Interval, RFC 3376
@@ -128,7 +135,8 @@ type igmpGroup struct {
 	block       []netip.Addr // pending BLOCK sources, capacity MaxSources
 	respPending bool         // a query response is scheduled at respAt
 	respAt      time.Duration
-	lastReport  bool // v1/v2: we sent the last report for the group (RFC 2236 6)
+	qsrcs       []netip.Addr // sources of pending group-and-source-specific queries (empty: the whole state is due), capacity MaxSources
+	lastReport  bool         // v1/v2: we sent the last report for the group (RFC 2236 6)
 }
 
 func (g *group) active() bool { return g.refs > 0 || g.inRefs > 0 }
@@ -273,6 +281,7 @@ func (s *Stack) newGroup(n *nic, g netip.Addr) *group {
 		fresh.filter = make([]netip.Addr, 0, k)
 		fresh.allow = make([]netip.Addr, 0, k)
 		fresh.block = make([]netip.Addr, 0, k)
+		fresh.qsrcs = make([]netip.Addr, 0, k)
 		n.groups = append(n.groups, fresh)
 		return &n.groups[len(n.groups)-1]
 	}
@@ -280,7 +289,7 @@ func (s *Stack) newGroup(n *nic, g netip.Addr) *group {
 		old := &n.groups[i]
 		if !old.active() {
 			fresh.srcs, fresh.filter = old.srcs[:0], old.filter[:0]
-			fresh.allow, fresh.block = old.allow[:0], old.block[:0]
+			fresh.allow, fresh.block, fresh.qsrcs = old.allow[:0], old.block[:0], old.qsrcs[:0]
 			*old = fresh
 			return old
 		}
@@ -457,12 +466,14 @@ func (s *Stack) igmpChangeRecords(n *nic, w *igmpBuilder, gr *group) {
 	gr.changeRecords(func(typ uint8, srcs []netip.Addr) { s.igmpAddRecord(n, w, typ, gr.addr, srcs) })
 }
 
-// igmpCurrentRecord adds gr's current-state record (IS_IN/IS_EX) to w.
-func (s *Stack) igmpCurrentRecord(n *nic, w *igmpBuilder, gr *group) {
+// igmpCurrentRecord adds gr's current-state record (IS_IN/IS_EX) to w,
+// or for a group-and-source-specific query (withSources) the queried
+// sources the filter lets in (RFC 3376 5.2), nothing when there are none.
+func (s *Stack) igmpCurrentRecord(n *nic, w *igmpBuilder, gr *group, withSources bool) {
 	if !gr.active() || !igmpReports(n, gr.addr) {
 		return
 	}
-	s.igmpAddRecord(n, w, gr.currentType(), gr.addr, gr.filter)
+	gr.currentRecord(withSources, func(typ uint8, srcs []netip.Addr) { s.igmpAddRecord(n, w, typ, gr.addr, srcs) })
 }
 
 // igmpBuilder collects IGMPv3 group records into reports that fit the MTU.
@@ -628,9 +639,7 @@ func (s *Stack) igmpQuery(n *nic, p *Packet, m wire.IGMP) {
 		if n.igmp.genPending && n.igmp.genAt <= now+delay {
 			return // the general response will cover it (RFC 3376 5.2 rule 2)
 		}
-		if !gr.respPending || gr.respAt > now+delay {
-			gr.respPending, gr.respAt = true, now+delay
-		}
+		queried(gr, m, now+delay) // rules 3-5
 		return
 	}
 	// v1/v2 (RFC 2236 3): start or shorten each group's report timer.
@@ -643,6 +652,7 @@ func (s *Stack) igmpQuery(n *nic, p *Packet, m wire.IGMP) {
 		found = true
 		if !gr.respPending || gr.respAt > now+mrt {
 			gr.respPending, gr.respAt = true, now+s.randDelay(mrt)
+			gr.qsrcs = gr.qsrcs[:0]
 		}
 	}
 	if !general && !found {
@@ -690,7 +700,7 @@ func (s *Stack) igmpTimers(now time.Duration) {
 			n.igmp.genPending = false
 			if v == 3 {
 				for i := range n.groups {
-					s.igmpCurrentRecord(n, &w, &n.groups[i])
+					s.igmpCurrentRecord(n, &w, &n.groups[i], false)
 				}
 			}
 		}
@@ -704,7 +714,7 @@ func (s *Stack) igmpTimers(now time.Duration) {
 				continue
 			}
 			if v == 3 {
-				s.igmpCurrentRecord(n, &w, gr)
+				s.igmpCurrentRecord(n, &w, gr, true)
 			} else {
 				s.igmpSendOld(n, gr, v)
 			}

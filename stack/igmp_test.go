@@ -324,7 +324,8 @@ func TestIGMPGroupQuery(t *testing.T) {
 	if at[0] > t0+time.Second {
 		t.Fatal("late answer")
 	}
-	// Group-and-source-specific: answered with the group's current state.
+	// Group-and-source-specific: the queried sources that are included
+	// (TestIGMPGroupAndSourceQuery covers the partial overlaps).
 	e.s.Input(e.nic, igmpFrame(querierIP, grpC, v3Query(10, grpC, srcS1, srcS2)))
 	msgs, _ = e.runUntil(e.clk.t + time.Minute)
 	wantV3(t, msgs, rec(wire.IGMPv3ModeIsInclude, grpC, srcS1))
@@ -334,6 +335,61 @@ func TestIGMPGroupQuery(t *testing.T) {
 	if msgs, _ := e.runUntil(e.clk.t + time.Minute); len(msgs) != 0 {
 		t.Fatal("answered a query for a group we did not join")
 	}
+}
+
+// TestIGMPGroupAndSourceQuery: a group-and-source-specific query is
+// answered with exactly the queried sources the interface state lets in
+// (RFC 3376 5.2): IS_IN of the intersection in INCLUDE mode, IS_IN of
+// the queried sources not excluded in EXCLUDE mode, nothing when none is;
+// queries arriving while a response is pending merge (rules 4 and 5).
+func TestIGMPGroupAndSourceQuery(t *testing.T) {
+	e := newEnv(t, nil)
+	srcS4 := netip.MustParseAddr("10.9.0.4")
+	if err := e.s.JoinGroupSource(e.nic, grpC, []netip.Addr{srcS1, srcS2}, Include); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.s.JoinGroupSource(e.nic, grpA, []netip.Addr{srcS1}, Exclude); err != nil {
+		t.Fatal(err)
+	}
+	e.runUntil(e.clk.t + time.Minute)
+	e.link.take()
+	query := func(g netip.Addr, srcs ...netip.Addr) {
+		e.s.Input(e.nic, igmpFrame(querierIP, g, v3Query(10, g, srcs...)))
+	}
+	// INCLUDE {S1, S2}, query {S2, S3}: IS_IN {S2}, not the whole {S1, S2}.
+	query(grpC, srcS2, srcS3)
+	msgs, _ := e.runUntil(e.clk.t + time.Minute)
+	wantV3(t, msgs, rec(wire.IGMPv3ModeIsInclude, grpC, srcS2))
+	// INCLUDE {S1, S2}, query {S3, S4}: no overlap, no report.
+	query(grpC, srcS3, srcS4)
+	if msgs, _ := e.runUntil(e.clk.t + time.Minute); len(msgs) != 0 {
+		t.Fatalf("answered a query for sources we do not include: %+v", msgs)
+	}
+	// EXCLUDE {S1}, query {S1, S2, S3}: IS_IN {S2, S3}.
+	query(grpA, srcS1, srcS2, srcS3)
+	msgs, _ = e.runUntil(e.clk.t + time.Minute)
+	wantV3(t, msgs, rec(wire.IGMPv3ModeIsInclude, grpA, srcS2, srcS3))
+	// EXCLUDE {S1}, query {S1}: every queried source is excluded, no report.
+	query(grpA, srcS1)
+	if msgs, _ := e.runUntil(e.clk.t + time.Minute); len(msgs) != 0 {
+		t.Fatalf("answered a query for excluded sources: %+v", msgs)
+	}
+	// Two source queries before the response: one report with both sets
+	// (rule 5), still filtered: INCLUDE {S1, S2}, {S1, S3} + {S2, S4} -> {S1, S2}.
+	query(grpC, srcS1, srcS3)
+	query(grpC, srcS2, srcS4)
+	msgs, _ = e.runUntil(e.clk.t + time.Minute)
+	wantV3(t, msgs, rec(wire.IGMPv3ModeIsInclude, grpC, srcS1, srcS2))
+	// A source query then a group-specific one: the whole state (rule 4).
+	query(grpA, srcS2)
+	query(grpA)
+	msgs, _ = e.runUntil(e.clk.t + time.Minute)
+	wantV3(t, msgs, rec(wire.IGMPv3ModeIsExclude, grpA, srcS1))
+	// A group-specific query then a source one: still the whole state.
+	query(grpC)
+	query(grpC, srcS3)
+	msgs, _ = e.runUntil(e.clk.t + time.Minute)
+	wantV3(t, msgs, rec(wire.IGMPv3ModeIsInclude, grpC, srcS1, srcS2))
 }
 
 func TestIGMPv2QuerierCompatibility(t *testing.T) {

@@ -103,6 +103,30 @@ func fuzzSeeds6(t testing.TB) [][]byte {
 	seeds = append(seeds, spoof)
 	// a TUN packet
 	seeds = append(seeds, fuzzRecord(fuzzOpTun, pkt6(netip.MustParseAddr("fd00::2"), netip.MustParseAddr("fd00::1"), wire.ProtoUDP, 64, udp6(netip.MustParseAddr("fd00::2"), netip.MustParseAddr("fd00::1"), []byte("tun")))))
+	// MLD queries (RFC 3810): a general query and a group-and-source-
+	// specific one for our solicited-node group, with hop limit 1 and the
+	// router alert, then queries with hop limit 64 or without the router
+	// alert (dropped), and time for the reports
+	alert := []wire.IPv6Option{{Type: wire.IPv6OptRouterAlert, Data: []byte{0, wire.IPv6RouterAlertMLD}}}
+	mldPkt := func(dst netip.Addr, hop uint8, withAlert bool, msg []byte) []byte {
+		m := append([]byte(nil), msg...)
+		wire.SetICMPv6Checksum(m, h6PeerLL, dst)
+		if !withAlert {
+			return eth(pkt6(h6PeerLL, dst, wire.ProtoICMPv6, hop, m))
+		}
+		hbh := make([]byte, wire.IPv6OptionsHeaderLen(alert))
+		wire.PutIPv6OptionsHeader(hbh, wire.ProtoICMPv6, alert)
+		return eth(pkt6(h6PeerLL, dst, wire.ProtoHopByHop, hop, append(hbh, m...)))
+	}
+	sol := wire.SolicitedNodeMulticast(h6Our)
+	general := v2Query(time.Second, netip.IPv6Unspecified(), 2)
+	var mld []byte
+	mld = append(mld, mldPkt(wire.IPv6AllNodes, 1, true, general)...)
+	mld = append(mld, mldPkt(sol, 1, true, v2Query(time.Second, sol, 2, h6Peer, h6Far))...)
+	mld = append(mld, mldPkt(wire.IPv6AllNodes, 64, true, general)...)
+	mld = append(mld, mldPkt(wire.IPv6AllNodes, 1, false, v1Msg(wire.ICMPv6MLDQuery, time.Second, netip.IPv6Unspecified()))...)
+	mld = append(mld, []byte{fuzzOpTime, 0, 200}...)
+	seeds = append(seeds, mld)
 	return seeds
 }
 

@@ -23,7 +23,8 @@ type rx6 struct {
 	mcast       bool   // destination is multicast
 	linkGroup   bool   // arrived in a link multicast/broadcast frame
 	reassembled bool
-	routerAlert bool // a hop-by-hop router alert option was present (MLD, RFC 2711)
+	routerAlert bool // a hop-by-hop router alert option was present (RFC 2711)
+	mldAlert    bool // ... with value 0: the datagram contains an MLD message
 	nhOff       int  // offset of the next-header byte naming the current header
 	drop        bool // stop: the packet is dropped (an error may have been sent)
 	fragOff     int  // offset of a non-atomic fragment header, or -1
@@ -130,7 +131,7 @@ func (s *Stack) ipv6Process(n *nic, pkt []byte, mcast, linkGroup, reassembled bo
 		s.reasm6Input(n, pkt, r.fragOff, r.nhOff, mcast)
 		return
 	}
-	s.deliver6(n, pkt, wire.IPv6HeaderLen+off, proto, r.nhOff, mcast, r.routerAlert)
+	s.deliver6(n, pkt, wire.IPv6HeaderLen+off, proto, r.nhOff, mcast, r.routerAlert, r.mldAlert)
 }
 
 // visit processes one extension header for the walker; false stops the walk.
@@ -185,6 +186,7 @@ func (rx *rx6) options(s *Stack, h []byte, base int, hbh bool) bool {
 		case t == wire.IPv6OptPadN:
 		case hbh && t == wire.IPv6OptRouterAlert && l == 2:
 			rx.routerAlert = true
+			rx.mldAlert = binary.BigEndian.Uint16(h[i+2:i+4]) == wire.IPv6RouterAlertMLD
 		case !hbh && t == wire.IPv6OptTunnelEncapLimit && l == 1:
 		default:
 			switch t >> 6 {
@@ -210,8 +212,9 @@ func (rx *rx6) options(s *Stack, h []byte, base int, hbh bool) bool {
 
 // deliver6 hands a complete packet (upper-layer header at hdrEnd, of
 // protocol proto, named by the byte at nhOff) to raw handlers, then to
-// ICMPv6 or the registered transport.
-func (s *Stack) deliver6(n *nic, pkt []byte, hdrEnd int, proto uint8, nhOff int, mcast, routerAlert bool) {
+// ICMPv6 or the registered transport. routerAlert and mldAlert say the
+// hop-by-hop header held a router alert option, and one with the MLD value.
+func (s *Stack) deliver6(n *nic, pkt []byte, hdrEnd int, proto uint8, nhOff int, mcast, routerAlert, mldAlert bool) {
 	st := &s.stats.IPv6
 	if mcast && proto != wire.ProtoICMPv6 {
 		// The interface's source filter (RFC 3810 4.2; ff02::1 and the
@@ -232,7 +235,7 @@ func (s *Stack) deliver6(n *nic, pkt []byte, hdrEnd int, proto uint8, nhOff int,
 		NIC: n.id, Src: netip.AddrFrom16([16]byte(pkt[8:24])), Dst: netip.AddrFrom16([16]byte(pkt[24:40])),
 		Protocol: proto, TTL: pkt[7], TOS: uint8(binary.BigEndian.Uint16(pkt[0:2]) >> 4),
 		IPHeader: pkt[:hdrEnd], Payload: pkt[hdrEnd:], Multicast: mcast, IPv6: true,
-		nhOff: nhOff, routerAlert: routerAlert, ChecksumOK: s.off.rxCsumOK,
+		nhOff: nhOff, routerAlert: routerAlert, mldAlert: mldAlert, ChecksumOK: s.off.rxCsumOK,
 	}
 	raw := s.deliverRaw(pk)
 	switch proto {

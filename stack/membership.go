@@ -12,8 +12,9 @@ import (
 // per-group state (group, igmpGroup) and per-interface state (igmpIface),
 // merge memberships into the interface state by the same rules (RFC 3376
 // 3.2, RFC 3810 4.2), derive the same state-change records from a change
-// of it (RFC 3376 5.1, RFC 3810 6.1) and run the same query timers. What
-// differs (addresses, message formats, version numbers, how a report is
+// of it (RFC 3376 5.1, RFC 3810 6.1), run the same query timers and
+// answer group and group-and-source-specific queries by the same rules
+// (RFC 3376 5.2, RFC 3810 6.2-6.3). What differs (addresses, message formats, version numbers, how a report is
 // sent) stays in igmp.go and mld.go.
 
 // IGMPv3 group record types and MLDv2 address record types have the same
@@ -179,7 +180,75 @@ func (g *group) currentType() uint8 {
 // retransmissions.
 func (g *group) cancelPending() {
 	g.respPending, g.retrans, g.chgMode = false, 0, false
-	g.allow, g.block = g.allow[:0], g.block[:0]
+	g.allow, g.block, g.qsrcs = g.allow[:0], g.block[:0], g.qsrcs[:0]
+}
+
+// sourceQuery is what queried reads from an IGMPv3 or MLDv2 query.
+type sourceQuery interface {
+	NumSources() int
+	Source(i int) netip.Addr
+}
+
+// queried schedules g's response to a group-specific query (no sources)
+// or a group-and-source-specific one q, to be sent at at (RFC 3376 5.2
+// rules 3-5, RFC 3810 6.2 rules 2-4): without a pending response, the
+// queried sources are recorded; a pending response for the whole group
+// state, or a group-specific query, makes the response one for the whole
+// state; otherwise the sources are added to the recorded ones. A pending
+// response is never delayed. When the sources do not fit (MaxSources)
+// the response covers the whole group state, a superset of what was asked.
+func queried[Q sourceQuery](g *group, q Q, at time.Duration) {
+	ns := q.NumSources()
+	switch {
+	case !g.respPending:
+		g.qsrcs = g.qsrcs[:0]
+		for i := 0; i < ns && len(g.qsrcs) < cap(g.qsrcs); i++ {
+			g.qsrcs = append(g.qsrcs, q.Source(i))
+		}
+		if ns > cap(g.qsrcs) {
+			g.qsrcs = g.qsrcs[:0] // too many to track: answer for the whole group
+		}
+		g.respPending, g.respAt = true, at
+		return
+	case ns == 0 || len(g.qsrcs) == 0:
+		g.qsrcs = g.qsrcs[:0] // the whole group state
+	default:
+		for i := 0; i < ns; i++ { // add the sources
+			if src := q.Source(i); !addrIn(g.qsrcs, src) {
+				if len(g.qsrcs) == cap(g.qsrcs) {
+					g.qsrcs = g.qsrcs[:0]
+					break
+				}
+				g.qsrcs = append(g.qsrcs, src)
+			}
+		}
+	}
+	g.respAt = min(g.respAt, at)
+}
+
+// currentRecord passes g's current-state record to add: IS_IN or IS_EX
+// with the filter or, for a pending group-and-source-specific query
+// (withSources and recorded sources), IS_IN with the queried sources the
+// interface state lets in (RFC 3376 5.2, RFC 3810 6.3: in INCLUDE mode
+// those in the source list, in EXCLUDE mode those not excluded); nothing
+// when there are none. Answering the query forgets its sources.
+func (g *group) currentRecord(withSources bool, add func(typ uint8, srcs []netip.Addr)) {
+	if withSources && len(g.qsrcs) > 0 {
+		k := 0
+		for _, a := range g.qsrcs {
+			if g.accepts(a) {
+				g.qsrcs[k] = a
+				k++
+			}
+		}
+		g.qsrcs = g.qsrcs[:k]
+		if k > 0 {
+			add(wire.IGMPv3ModeIsInclude, g.qsrcs)
+		}
+		g.qsrcs = g.qsrcs[:0]
+		return
+	}
+	add(g.currentType(), g.filter)
 }
 
 // reportHeard suppresses g's pending report when another host reported

@@ -29,6 +29,11 @@ import (
 // hears another listener's, and switching to it cancels pending responses
 // and retransmissions.
 //
+// Queries are accepted only from a link-local source, with hop limit 1
+// and a Router Alert option with the MLD value (RFC 3810 5.1.14, 6.2; for
+// MLDv1 queries too, as Linux does); others are counted in
+// MLDStats.InBadHeader and dropped.
+//
 // Messages go out with hop limit 1 and the Router Alert option, from the
 // link-local address, or from :: while none has passed DAD (RFC 3810
 // 5.2.13). Nothing is ever sent for ff02::1 or for groups of a scope
@@ -69,14 +74,15 @@ func (c *MLDConfig) setDefaults() {
 
 // MLDStats counts MLD (RFC 2710, RFC 3810) messages of the host side.
 type MLDStats struct {
-	InMsgs     uint64 // MLD messages received
-	InErrors   uint64 // malformed messages
-	InQueries  uint64 // valid queries (any version)
-	InReports  uint64 // reports of other listeners (v1, v2)
-	InDones    uint64 // dones of other listeners (ignored by hosts)
-	InIgnored  uint64 // valid messages ignored: query from a non-link-local source, general query not to ff02::1, query for a group we are not in
-	OutReports uint64 // reports sent (v1 and v2)
-	OutDones   uint64 // MLDv1 dones sent
+	InMsgs      uint64 // MLD messages received
+	InErrors    uint64 // malformed messages
+	InQueries   uint64 // valid queries (any version)
+	InReports   uint64 // reports of other listeners (v1, v2)
+	InDones     uint64 // dones of other listeners (ignored by hosts)
+	InIgnored   uint64 // valid messages ignored: query before MLD started, general query not to ff02::1, query for a group we are not in
+	InBadHeader uint64 // queries dropped for their IPv6 header: source not link-local, hop limit not 1, or no MLD Router Alert (RFC 3810 5.1.14, 6.2)
+	OutReports  uint64 // reports sent (v1 and v2)
+	OutDones    uint64 // MLDv1 dones sent
 }
 
 const (
@@ -87,12 +93,10 @@ const (
 
 // mldGroup is the MLD state of one IPv6 group on one interface. sys
 // counts the stack's own EXCLUDE {} memberships (solicited-node groups),
-// which are part of group.refs; qsrcs holds the sources of pending
-// group-and-source-specific queries (empty: the whole group state is due).
+// which are part of group.refs.
 type mldGroup struct {
 	group
-	sys   int
-	qsrcs []netip.Addr
+	sys int
 }
 
 // mldReports reports whether MLD messages are sent about g: never for
@@ -455,22 +459,7 @@ func (s *Stack) mldCurrentRecord(n *nic, w *mldBuilder, gr *mldGroup, withSource
 	if !gr.active() || !mldReports(gr.addr) {
 		return
 	}
-	if withSources && len(gr.qsrcs) > 0 {
-		k := 0
-		for _, a := range gr.qsrcs {
-			if gr.accepts(a) {
-				gr.qsrcs[k] = a
-				k++
-			}
-		}
-		gr.qsrcs = gr.qsrcs[:k]
-		if k > 0 {
-			s.mldAddRecord(n, w, wire.MLDv2ModeIsInclude, gr.addr, gr.qsrcs)
-		}
-		gr.qsrcs = gr.qsrcs[:0]
-		return
-	}
-	s.mldAddRecord(n, w, gr.currentType(), gr.addr, gr.filter)
+	gr.currentRecord(withSources, func(typ uint8, srcs []netip.Addr) { s.mldAddRecord(n, w, typ, gr.addr, srcs) })
 }
 
 // mldBuilder collects MLDv2 address records into n.auto.buf.
@@ -535,8 +524,10 @@ func (s *Stack) mldSendV1(n *nic, gr *group, typ uint8) {
 	_ = s.sendICMPv6(n, n.usableLinkLocal(), dst, 1, true, b[:l])
 }
 
-// handleMLD processes an MLD message (RFC 2710, RFC 3810) for the host side.
-func (s *Stack) handleMLD(n *nic, src, dst netip.Addr, m wire.ICMPv6) {
+// handleMLD processes an MLD message (RFC 2710, RFC 3810) for the host
+// side; hop is the IPv6 hop limit, mldAlert says the packet carried a
+// Router Alert option with the MLD value (RFC 2711).
+func (s *Stack) handleMLD(n *nic, src, dst netip.Addr, hop uint8, mldAlert bool, m wire.ICMPv6) {
 	st := &s.stats.MLD
 	st.InMsgs++
 	mm, err := wire.ParseMLD(m.Bytes())
@@ -550,8 +541,15 @@ func (s *Stack) handleMLD(n *nic, src, dst netip.Addr, m wire.ICMPv6) {
 	switch mm.Type() {
 	case wire.ICMPv6MLDQuery:
 		st.InQueries++
-		if !src.IsLinkLocalUnicast() || !n.auto.started {
-			st.InIgnored++ // RFC 3810 5.1.14
+		// RFC 3810 5.1.14, 6.2: a query (of either version, as Linux
+		// checks too) must come from a link-local source with hop limit
+		// 1 and the MLD Router Alert; else it may come from off-link.
+		if !src.IsLinkLocalUnicast() || hop != 1 || !mldAlert {
+			st.InBadHeader++
+			return
+		}
+		if !n.auto.started {
+			st.InIgnored++
 			return
 		}
 		s.mldQuery(n, dst.WithZone(""), mm)
@@ -599,32 +597,7 @@ func (s *Stack) mldQuery(n *nic, dst netip.Addr, m wire.MLD) {
 		if a.mld.genPending && a.mld.genAt <= now+delay {
 			return // RFC 3810 6.2 rule 1
 		}
-		ns := m.NumSources()
-		switch {
-		case !gr.respPending:
-			gr.qsrcs = gr.qsrcs[:0]
-			for i := 0; i < ns && len(gr.qsrcs) < cap(gr.qsrcs); i++ {
-				gr.qsrcs = append(gr.qsrcs, m.Source(i))
-			}
-			if ns > cap(gr.qsrcs) {
-				gr.qsrcs = gr.qsrcs[:0] // too many to track: answer for the whole group
-			}
-			gr.respPending, gr.respAt = true, now+delay
-		case ns == 0 || len(gr.qsrcs) == 0:
-			gr.qsrcs = gr.qsrcs[:0] // rule 3: the whole group state
-			gr.respAt = min(gr.respAt, now+delay)
-		default:
-			for i := 0; i < ns; i++ { // rule 4: add the sources
-				if src := m.Source(i); !addrIn(gr.qsrcs, src) {
-					if len(gr.qsrcs) == cap(gr.qsrcs) {
-						gr.qsrcs = gr.qsrcs[:0]
-						break
-					}
-					gr.qsrcs = append(gr.qsrcs, src)
-				}
-			}
-			gr.respAt = min(gr.respAt, now+delay)
-		}
+		queried(&gr.group, m, now+delay) // rules 2-4
 		return
 	}
 	// v1 (RFC 2710 4): start or shorten each group's report timer.
@@ -655,9 +628,7 @@ func (s *Stack) mldCancelResponses(n *nic) {
 	m := &n.auto.mld
 	m.genPending, m.chgPending = false, false
 	for i := range n.auto.groups {
-		g := &n.auto.groups[i]
-		g.cancelPending()
-		g.qsrcs = g.qsrcs[:0]
+		n.auto.groups[i].cancelPending()
 	}
 	s.mldPrune(n)
 }

@@ -219,13 +219,17 @@ func TestMLDGeneralQuery(t *testing.T) {
 			t.Fatalf("records for %v: %v", g, all)
 		}
 	}
-	// A general query not sent to ff02::1, or from a global source, is ignored.
-	ign := e.s.Stats().MLD.InIgnored
+	// A general query not sent to ff02::1 is ignored; one from a global
+	// source is dropped (RFC 3810 5.1.14).
+	before := e.s.Stats().MLD
 	e.query(v2Query(time.Second, netip.IPv6Unspecified(), 2), grp6A)
 	e.inject(routerMAC, netip.MustParseAddr("2001:db8::1"), wire.IPv6AllNodes, 1, true, v2Query(time.Second, netip.IPv6Unspecified(), 2))
 	e.runUntil(5 * time.Second)
-	if ms, _ := mldMsgs(t, e.take()); len(ms) != 0 || e.s.Stats().MLD.InIgnored != ign+2 {
+	if ms, _ := mldMsgs(t, e.take()); len(ms) != 0 {
 		t.Fatalf("%d reports to ignored queries", len(ms))
+	}
+	if st := e.s.Stats().MLD; st.InIgnored != before.InIgnored+1 || st.InBadHeader != before.InBadHeader+1 {
+		t.Fatalf("ignored %d -> %d, bad header %d -> %d", before.InIgnored, st.InIgnored, before.InBadHeader, st.InBadHeader)
 	}
 }
 
@@ -463,5 +467,67 @@ func TestMLDJoinWhileDown(t *testing.T) {
 	}
 	if !found {
 		t.Fatal("not reported from the link-local address after DAD")
+	}
+}
+
+// TestMLDQueryHeaderChecks: a query (v2 or v1) with a hop limit other than
+// 1, without a hop-by-hop Router Alert, or with a Router Alert of another
+// value than MLD's, is dropped and counted (RFC 3810 5.1.14, 6.2, as
+// Linux's igmp6_event_query does): it gets no report and does not switch
+// the host to MLDv1. The same query with a proper header is answered.
+func TestMLDQueryHeaderChecks(t *testing.T) {
+	e := newEnv6(t, nil)
+	e.settle()
+	if err := e.s.JoinGroup(e.nic, grp6A); err != nil {
+		t.Fatal(err)
+	}
+	e.runUntil(5 * time.Second)
+	e.take()
+	general := v2Query(time.Second, netip.IPv6Unspecified(), 2)
+	mldRA := []wire.IPv6Option{{Type: wire.IPv6OptRouterAlert, Data: []byte{0, wire.IPv6RouterAlertMLD}}}
+	rsvpRA := []wire.IPv6Option{{Type: wire.IPv6OptRouterAlert, Data: []byte{0, 1}}} // RSVP (RFC 2711)
+	pad := []wire.IPv6Option{{Type: wire.IPv6OptPadN, Data: []byte{0, 0}}}           // a hop-by-hop header, no alert
+	bad := []struct {
+		name string
+		hop  uint8
+		opts []wire.IPv6Option
+		msg  []byte
+		dst  netip.Addr
+	}{
+		{"v2 general, hop limit 64", 64, mldRA, general, wire.IPv6AllNodes},
+		{"v2 general, hop limit 255", 255, mldRA, general, wire.IPv6AllNodes},
+		{"v2 general, no hop-by-hop header", 1, nil, general, wire.IPv6AllNodes},
+		{"v2 general, hop-by-hop without alert", 1, pad, general, wire.IPv6AllNodes},
+		{"v2 general, RSVP router alert", 1, rsvpRA, general, wire.IPv6AllNodes},
+		{"v2 group-specific, no alert", 1, nil, v2Query(time.Second, grp6A, 2), grp6A},
+		{"v1 general, hop limit 64", 64, mldRA, v1Msg(wire.ICMPv6MLDQuery, time.Second, netip.IPv6Unspecified()), wire.IPv6AllNodes},
+		{"v1 general, no alert", 1, nil, v1Msg(wire.ICMPv6MLDQuery, time.Second, netip.IPv6Unspecified()), wire.IPv6AllNodes},
+	}
+	for _, c := range bad {
+		before := e.s.Stats().MLD
+		e.injectOpts(routerMAC, routerLL, c.dst, c.hop, c.opts, c.msg)
+		e.runUntil(3 * time.Second)
+		if ms, _ := mldMsgs(t, e.take()); len(ms) != 0 {
+			t.Fatalf("%s: %d reports sent", c.name, len(ms))
+		}
+		st := e.s.Stats().MLD
+		if st.InBadHeader != before.InBadHeader+1 || st.InQueries != before.InQueries+1 {
+			t.Fatalf("%s: bad header %d -> %d, queries %d -> %d", c.name, before.InBadHeader, st.InBadHeader, before.InQueries, st.InQueries)
+		}
+	}
+	// A proper query is answered, in MLDv2 (the dropped v1 queries did
+	// not start the Older Version Querier Present timer).
+	before := e.s.Stats().MLD
+	e.injectOpts(routerMAC, routerLL, wire.IPv6AllNodes, 1, mldRA, general)
+	e.runUntil(3 * time.Second)
+	ms, recs := mldMsgs(t, e.take())
+	if len(ms) != 1 || ms[0].typ != wire.ICMPv6MLDv2Report {
+		t.Fatalf("proper query: %d reports %v", len(ms), ms)
+	}
+	if r := recsFor(recs, grp6A); len(r) != 1 || r[0].typ != wire.MLDv2ModeIsExclude {
+		t.Fatalf("proper query: records %v", recs)
+	}
+	if st := e.s.Stats().MLD; st.InBadHeader != before.InBadHeader {
+		t.Fatalf("proper query counted as bad: %+v", st)
 	}
 }

@@ -616,8 +616,8 @@ func (s *Stack) ndpAdvertInput(n *nic, p *Packet, m wire.ICMPv6) {
 		} else {
 			e.state, e.timer = ndpStale, 0
 		}
-		e.router = na.Router()
 		s.ndpFlushQueue(n, e)
+		s.ndpSetRouter(n, e, na.Router())
 		return
 	}
 	changed := ok && mac != e.mac
@@ -636,5 +636,24 @@ func (s *Stack) ndpAdvertInput(n *nic, p *Packet, m wire.ICMPv6) {
 	case changed:
 		e.state, e.timer = ndpStale, 0
 	}
-	e.router = na.Router()
+	s.ndpSetRouter(n, e, na.Router())
+}
+
+// ndpSetRouter sets e's IsRouter flag from a neighbor advertisement. A
+// router that stops being one (the flag goes from true to false) leaves
+// n's Default Router List, with its default route and the redirects it
+// gave (RFC 4861 7.2.5, 7.3.3; Linux's rt6_clean_tohost).
+func (s *Stack) ndpSetRouter(n *nic, e *ndpEntry, router bool) {
+	was := e.router
+	e.router = router
+	if !was || router {
+		return
+	}
+	for i := range n.auto.routers {
+		if n.auto.routers[i].addr == e.ip {
+			s.stats.NDP.RouterToHost++
+			s.removeRouter(n, i)
+			return
+		}
+	}
 }

@@ -417,17 +417,26 @@ func TestAutoconfSteadyStateAllocs(t *testing.T) {
 	ra := raMsg(raSpec{lifetime: 1800, mtu: 1400, prefixes: []pio{{prefixA, lA, 3600, 3600}},
 		rdnss: []netip.Addr{netip.MustParseAddr("2001:db8::53")}, rdnssLife: 600})
 	q := v2Query(time.Second, netip.IPv6Unspecified(), 2)
-	build := func(src, dst netip.Addr, hop uint8, msg []byte) []byte {
+	build := func(src, dst netip.Addr, hop uint8, alert bool, msg []byte) []byte {
 		m := append([]byte(nil), msg...)
 		wire.SetICMPv6Checksum(m, src, dst)
-		pkt := make([]byte, wire.IPv6HeaderLen+len(m))
-		h := wire.IPv6Header{PayloadLength: len(m), NextHeader: wire.ProtoICMPv6, HopLimit: hop, Src: src, Dst: dst}
+		var ext []byte
+		next := uint8(wire.ProtoICMPv6)
+		if alert { // MLD's hop-by-hop router alert (RFC 3810 5)
+			opts := []wire.IPv6Option{{Type: wire.IPv6OptRouterAlert, Data: []byte{0, 0}}}
+			ext = make([]byte, wire.IPv6OptionsHeaderLen(opts))
+			wire.PutIPv6OptionsHeader(ext, wire.ProtoICMPv6, opts)
+			next = wire.ProtoHopByHop
+		}
+		pkt := make([]byte, wire.IPv6HeaderLen+len(ext)+len(m))
+		h := wire.IPv6Header{PayloadLength: len(ext) + len(m), NextHeader: next, HopLimit: hop, Src: src, Dst: dst}
 		h.Encode(pkt)
-		copy(pkt[wire.IPv6HeaderLen:], m)
+		copy(pkt[wire.IPv6HeaderLen:], ext)
+		copy(pkt[wire.IPv6HeaderLen+len(ext):], m)
 		return ethFrame(wire.IPv6MulticastMAC(dst), routerMAC, wire.EtherTypeIPv6, pkt)
 	}
-	raF := build(routerLL, wire.IPv6AllNodes, 255, ra)
-	qF := build(routerLL, wire.IPv6AllNodes, 1, q)
+	raF := build(routerLL, wire.IPv6AllNodes, 255, false, ra)
+	qF := build(routerLL, wire.IPv6AllNodes, 1, true, q)
 	e.s.Input(e.nic, raF)
 	e.runUntil(5 * time.Second)
 	e.link.take()
@@ -470,5 +479,66 @@ func BenchmarkRouterAdvertisement(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		e.s.handleRouterAdvert(n, routerLL, wire.IPv6AllNodes, m)
+	}
+}
+
+// TestNAClearingRouterFlagRemovesDefaultRouter: a neighbor advertisement
+// that clears the router flag of a default router removes it from the
+// Default Router List with its default route (RFC 4861 7.2.5); other
+// routers stay, an advertisement that keeps the flag changes nothing,
+// and one ignored for a changed address without Override (7.2.5) does not
+// change the flag either.
+func TestNAClearingRouterFlagRemovesDefaultRouter(t *testing.T) {
+	e := newEnv6(t, nil)
+	e.settle()
+	e.sendRA(raSpec{lifetime: 1800})
+	e.inject(routerMAC, router2LL, wire.IPv6AllNodes, 255, false, raMsg(raSpec{lifetime: 1800}))
+	if got := e.s.DefaultRouters(e.nic); !slices.Equal(got, []netip.Addr{routerLL, router2LL}) {
+		t.Fatalf("default routers %v", got)
+	}
+	na := func(flags uint8, mac wire.MAC) {
+		t.Helper()
+		m := make([]byte, 32)
+		l := wire.PutNDPNeighborAdvertisement(m, flags, routerLL)
+		l += wire.PutNDPLinkLayerOption(m[l:], wire.NDPOptTargetLinkAddr, mac)
+		e.inject(mac, routerLL, wire.IPv6AllNodes, 255, false, m[:l])
+	}
+	hasDefault := func(gw netip.Addr) bool {
+		return slices.ContainsFunc(e.s.Routes(), func(r Route) bool { return r.Dst.Bits() == 0 && r.Gateway == gw })
+	}
+	isRouter := func(ip netip.Addr) bool {
+		for _, nb := range e.s.Neighbors() {
+			if nb.IP == ip {
+				return nb.Router
+			}
+		}
+		t.Fatalf("no neighbor entry for %v", ip)
+		return false
+	}
+	if !isRouter(routerLL) || !hasDefault(routerLL) {
+		t.Fatal("router advertisement did not mark the router")
+	}
+	na(wire.NDPNAFlagRouter|wire.NDPNAFlagOverride, routerMAC) // still a router
+	if !slices.Contains(e.s.DefaultRouters(e.nic), routerLL) || !isRouter(routerLL) {
+		t.Fatal("router dropped by an advertisement with the router flag")
+	}
+	na(0, otherMAC) // another address without Override: ignored but for STALE
+	if !slices.Contains(e.s.DefaultRouters(e.nic), routerLL) || !isRouter(routerLL) {
+		t.Fatal("router dropped by an ignored advertisement")
+	}
+	na(wire.NDPNAFlagOverride, routerMAC) // router flag cleared
+	if got := e.s.DefaultRouters(e.nic); !slices.Equal(got, []netip.Addr{router2LL}) {
+		t.Fatalf("default routers %v after the router flag was cleared", got)
+	}
+	if hasDefault(routerLL) || !hasDefault(router2LL) {
+		t.Fatalf("routes %v", e.s.Routes())
+	}
+	if isRouter(routerLL) || e.s.Stats().NDP.RouterToHost != 1 {
+		t.Fatalf("neighbor still a router, or not counted: %+v", e.s.Stats().NDP)
+	}
+	// A later router advertisement makes it a default router again.
+	e.sendRA(raSpec{lifetime: 1800})
+	if !slices.Contains(e.s.DefaultRouters(e.nic), routerLL) || !isRouter(routerLL) {
+		t.Fatal("router not restored by its advertisement")
 	}
 }

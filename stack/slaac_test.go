@@ -188,12 +188,22 @@ func ofType(ms []sent6, typ uint8) []sent6 {
 // limit hop (and a router alert hop-by-hop header when alert is set).
 func (e *env6) inject(srcMAC wire.MAC, src, dst netip.Addr, hop uint8, alert bool, msg []byte) {
 	e.t.Helper()
+	var opts []wire.IPv6Option
+	if alert {
+		opts = []wire.IPv6Option{{Type: wire.IPv6OptRouterAlert, Data: []byte{0, wire.IPv6RouterAlertMLD}}}
+	}
+	e.injectOpts(srcMAC, src, dst, hop, opts, msg)
+}
+
+// injectOpts is inject with the given hop-by-hop options (none: no
+// hop-by-hop header).
+func (e *env6) injectOpts(srcMAC wire.MAC, src, dst netip.Addr, hop uint8, opts []wire.IPv6Option, msg []byte) {
+	e.t.Helper()
 	m := append([]byte(nil), msg...)
 	wire.SetICMPv6Checksum(m, src, dst)
 	var ext []byte
 	next := uint8(wire.ProtoICMPv6)
-	if alert {
-		opts := []wire.IPv6Option{{Type: wire.IPv6OptRouterAlert, Data: []byte{0, 0}}}
+	if len(opts) > 0 {
 		ext = make([]byte, wire.IPv6OptionsHeaderLen(opts))
 		wire.PutIPv6OptionsHeader(ext, wire.ProtoICMPv6, opts)
 		next = wire.ProtoHopByHop
@@ -556,7 +566,7 @@ func FuzzAutoconfInput(f *testing.F) {
 				case 1:
 					e.s.handleRedirect(n, src, e.linkLocal(), m)
 				case 2:
-					e.s.handleMLD(n, src, wire.IPv6AllNodes, m)
+					e.s.handleMLD(n, src, wire.IPv6AllNodes, 1+63*(data[0]>>6&1), data[0]&0x20 == 0, m) // bits 6, 5: hop limit 64, no router alert
 				case 3:
 					e.s.dadNeighborMessage(n, e.linkLocal(), unspec6(), true)
 				default:

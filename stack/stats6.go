@@ -73,4 +73,5 @@ type NDPStats struct {
 	QueueDrops         uint64 // packets dropped from or refused by resolution queues
 	ResolutionFailures uint64 // resolutions abandoned (INCOMPLETE timed out)
 	Unreachable        uint64 // entries removed after unanswered probes (PROBE timed out)
+	RouterToHost       uint64 // default routers removed because an advertisement cleared their router flag (RFC 4861 7.2.5)
 }

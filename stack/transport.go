@@ -26,6 +26,7 @@ type Packet struct {
 
 	nhOff       int  // IPv6: offset of the next-header byte naming the upper layer
 	routerAlert bool // IPv6: a hop-by-hop router alert option was present
+	mldAlert    bool // IPv6: ... with value 0, MLD (RFC 2711)
 }
 
 // RouterAlert reports whether an IPv6 packet carried a hop-by-hop router
