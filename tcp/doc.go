@@ -72,7 +72,12 @@
 // the MSS survives a cookie); RST for segments to closed ports (RFC 9293
 // §3.10.7.1); ICMP destination unreachable aborts a connection in SYN_SENT
 // and fragmentation needed lowers the MSS (RFC 1191), each only when the
-// quoted sequence number is in flight (RFC 5927). Config.MaxPCBs bounds the
+// quoted sequence number is in flight (RFC 5927). A segment with malformed
+// options (an option length below 2 or running past the header) is dropped
+// whole and counted (Stats.DropBadOptions, InErrs) in every state, with no
+// answer and no effect on a connection (RFC 9293 §3.1 MUST-7 asks only that
+// it not crash; its suggested reset is not sent); unknown options of a
+// valid length are skipped (MUST-64). Config.MaxPCBs bounds the
 // PCBs; when it is reached the oldest TIME_WAIT PCB is reclaimed, then the
 // oldest one the application closed that is still closing; else the new
 // connection is refused.

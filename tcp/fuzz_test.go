@@ -7,9 +7,10 @@ import (
 	"time"
 )
 
-// fuzzRecord is one step of FuzzTCPInput, decoded from 15+ bytes:
-// time step, target, flags, seq and ack deltas, window, raw options,
-// data length.
+// fuzzSteps decodes the steps of FuzzTCPInput, each from 15+ bytes: time
+// step, target, flags, seq and ack deltas, window, raw options, data
+// length. The target's low two bits pick what the segment goes to (see
+// FuzzTCPInput), bit 2 the address family (set: IPv6).
 func fuzzSteps(b []byte, fn func(step time.Duration, target, flags uint8, dseq, dack int32, wnd uint16, opts []byte, dlen int)) {
 	for len(b) >= 15 {
 		step := time.Duration(b[0]) * 10 * time.Millisecond
@@ -30,10 +31,11 @@ func fuzzSteps(b []byte, fn func(step time.Duration, target, flags uint8, dseq, 
 	}
 }
 
-// FuzzTCPInput feeds sequences of segments, with time steps, into a stack
-// holding a listener and an established connection, and checks that
-// nothing panics, every segment sent is well formed, and the connection's
-// invariants hold.
+// FuzzTCPInput feeds sequences of segments, with time steps, over IPv4 and
+// IPv6 into a stack holding a dual-stack listener and an established
+// connection in each family, and checks that nothing panics, every segment
+// sent is well formed (env.out parses both families and checks the
+// checksums), and the connections' invariants hold.
 func FuzzTCPInput(f *testing.F) {
 	rec := func(step, target, flags byte, dseq, dack int32, wnd uint16, opts []byte, dlen byte) []byte {
 		b := []byte{step, target, flags}
@@ -57,9 +59,11 @@ func FuzzTCPInput(f *testing.F) {
 	f.Add(cat(rec(0, 0, fACK, 0, 0, 0, nil, 0), rec(100, 0, fACK, 0, 0, 0, nil, 0), rec(255, 0, fACK, 0, 0, 500, nil, 0)))
 	f.Add(cat(rec(0, 2, fSYN, 0, 0, 100, nil, 0), rec(0, 3, fACK, 0, 0, 100, []byte{5, 10, 0, 0, 0, 1, 0, 0, 0, 2, 1, 1}, 3)))
 	f.Add(cat(rec(0, 0, fACK, 0, 5, 1000, []byte{1, 1, 5, 10, 0, 0, 0, 0, 0, 0, 1, 0}, 0), rec(0, 0, fACK, 0, 5, 1000, nil, 0)))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		e := newEnv(t, Config{MaxPCBs: 16, RecvBuffer: 4096, SendBuffer: 8192, MaxOOOSegments: 4})
-		k := e.accept(synOpts(), 0x7ffffff0)
+	// IPv6 (target bit 2), alone and interleaved with IPv4
+	f.Add(cat(rec(1, 4, fACK, 0, 0, 1000, nil, 10), rec(1, 4, fACK, 0, 0, 1000, nil, 12), rec(5, 4, fFIN|fACK, 0, 0, 0, nil, 0)))
+	f.Add(cat(rec(0, 5, fSYN, 0, 0, 1000, []byte{2, 4, 5, 160, 1, 3, 3, 7}, 0), rec(1, 5, fACK, 1, 1, 1000, nil, 1), rec(0, 6, fSYN, 9, 0, 100, nil, 0)))
+	f.Add(cat(rec(0, 4, fACK, 100, 0, 1000, nil, 10), rec(0, 0, fACK, 100, 0, 1000, nil, 10), rec(0, 7, fRST, 0, 0, 0, nil, 0), rec(20, 4, fACK, 0, 0, 1000, nil, 13)))
+	setup := func(k *conn) {
 		k.c.SetAutoRecved(false)
 		k.c.OnRecv(func(c *PCB, d []byte) {
 			if d != nil {
@@ -68,6 +72,18 @@ func FuzzTCPInput(f *testing.F) {
 			}
 		})
 		k.c.Write(make([]byte, 3000))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		e := newEnvWith(t, Config{MaxPCBs: 16, RecvBuffer: 4096, SendBuffer: 8192, MaxOOOSegments: 4}, envOpts{v6: true})
+		k4 := e.accept(synOpts(), 0x7ffffff0)
+		k6 := e.acceptOn(k4.acceptedBy, synOpts(), 0x0ffffff0, true)
+		if !k6.c.RemoteAddr().Addr().Is6() {
+			t.Fatalf("IPv6 connection from %v", k6.c.RemoteAddr())
+		}
+		// later connections echo too, but are not the ones targeted
+		k4.acceptedBy.OnAccept(func(l, c *PCB) { setup(&conn{e: e, c: c}) })
+		setup(k4)
+		setup(k6)
 		e.out()
 		data := make([]byte, 255*8)
 		port := uint16(41000)
@@ -76,6 +92,10 @@ func FuzzTCPInput(f *testing.F) {
 			s := tseg{flags: flags, wnd: wnd, data: data[:dlen], rawOpts: opts}
 			if len(opts) == 0 {
 				s.rawOpts = nil
+			}
+			k := k4
+			if target&4 != 0 {
+				k = k6
 			}
 			switch target % 4 {
 			case 0: // the established connection, relative numbers
@@ -92,7 +112,7 @@ func FuzzTCPInput(f *testing.F) {
 				s.sport, s.dport = k.pport, 80
 				s.seq, s.ack = uint32(dseq), uint32(dack)
 			}
-			e.inject(s)
+			k.inject(s)
 			e.out() // parses and checks every segment sent
 			if e.p.NumPCBs() > 16 {
 				t.Fatalf("%d PCBs with MaxPCBs 16", e.p.NumPCBs())
@@ -106,16 +126,18 @@ func FuzzTCPInput(f *testing.F) {
 			if got, _ := e.p.NextDeadline(); got != want {
 				t.Fatalf("NextDeadline %v, PCBs say %v", got, want)
 			}
-			c := k.c
-			if !c.freed && c.state.synchronized() && c.state != TimeWait {
+			for _, c := range e.p.pcbs {
+				if c.freed || !c.state.synchronized() || c.state == TimeWait {
+					continue
+				}
 				if seqGT(c.sndUna, c.sndNxt) || seqGT(c.sndNxt, c.sndMax) {
-					t.Fatalf("una %d nxt %d max %d", c.sndUna, c.sndNxt, c.sndMax)
+					t.Fatalf("%v: una %d nxt %d max %d", c.remote, c.sndUna, c.sndNxt, c.sndMax)
 				}
 				if c.sb.len() > 8192 || c.ooo.bytes > 4096 || len(c.ooo.segs) > 4 || c.unrecved < 0 {
-					t.Fatalf("bounds: sb %d ooo %d/%d unrecved %d", c.sb.len(), c.ooo.bytes, len(c.ooo.segs), c.unrecved)
+					t.Fatalf("%v: bounds: sb %d ooo %d/%d unrecved %d", c.remote, c.sb.len(), c.ooo.bytes, len(c.ooo.segs), c.unrecved)
 				}
 				if int(c.sndMax-c.sndUna) > c.sb.len()+2 {
-					t.Fatalf("in flight %d beyond buffer %d", c.sndMax-c.sndUna, c.sb.len())
+					t.Fatalf("%v: in flight %d beyond buffer %d", c.remote, c.sndMax-c.sndUna, c.sb.len())
 				}
 			}
 		})

@@ -15,6 +15,8 @@ var (
 	peerMAC = wire.MAC{2, 0, 0, 0, 0, 2}
 	ourIP   = netip.MustParseAddr("10.0.0.1")
 	peerIP  = netip.MustParseAddr("10.0.0.2")
+	ourIP6  = netip.MustParseAddr("fd00::1")
+	peerIP6 = netip.MustParseAddr("fd00::2")
 )
 
 // recLink records every frame the stack sends.
@@ -38,13 +40,28 @@ type env struct {
 
 func newEnv(t testing.TB, cfg Config) *env {
 	t.Helper()
+	return newEnvWith(t, cfg, envOpts{})
+}
+
+// envOpts varies the env's interface.
+type envOpts struct {
+	mtu int  // 0: 1500
+	v6  bool // also give the interface fd00::1/64 with the peer at fd00::2
+}
+
+// newEnvWith is newEnv with the interface described by o.
+func newEnvWith(t testing.TB, cfg Config, o envOpts) *env {
+	t.Helper()
+	if o.mtu == 0 {
+		o.mtu = 1500
+	}
 	clk := &vclock{t: time.Hour}
 	s, err := stack.New(stack.Config{Clock: clk, Rand: rand.NewPCG(7, 8)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	l := &recLink{}
-	nic, err := s.AddInterface(stack.InterfaceConfig{Name: "eth0", Link: l, Kind: stack.LinkEthernet, MTU: 1500, MAC: ourMAC})
+	nic, err := s.AddInterface(stack.InterfaceConfig{Name: "eth0", Link: l, Kind: stack.LinkEthernet, MTU: o.mtu, MAC: ourMAC})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,6 +71,14 @@ func newEnv(t testing.TB, cfg Config) *env {
 	if err := s.AddStaticNeighbor(nic, peerIP, peerMAC); err != nil {
 		t.Fatal(err)
 	}
+	if o.v6 {
+		if err := s.AddAddress(nic, netip.MustParsePrefix("fd00::1/64")); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AddStaticNeighbor(nic, peerIP6, peerMAC); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := s.SetUp(nic, true); err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +87,7 @@ func newEnv(t testing.TB, cfg Config) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, clk: clk, s: s, p: p, link: l, nic: nic}
-	e.advance(5 * time.Second)
+	e.advance(5 * time.Second) // gratuitous ARP, IPv6 duplicate address detection
 	l.frames = nil
 	return e
 }
@@ -93,12 +118,14 @@ type tseg struct {
 	urgent       uint16
 	opts         wire.TCPOptions
 	data         []byte
-	rawOpts      []byte // overrides opts when set
+	rawOpts      []byte     // overrides opts when set
+	src, dst     netip.Addr // set by env.out
 }
 
 func (s tseg) has(f uint8) bool { return s.flags&f != 0 }
 
-// build returns the IPv4 packet of s from src to dst.
+// buildTCP returns the IP packet of s from src to dst: IPv4 or IPv6 as
+// the addresses are.
 func buildTCP(s tseg, src, dst netip.Addr) []byte {
 	ol := s.opts.EncodedLen()
 	if s.rawOpts != nil {
@@ -114,6 +141,13 @@ func buildTCP(s tseg, src, dst netip.Addr) []byte {
 	}
 	copy(seg[20+ol:], s.data)
 	wire.SetTCPChecksum(seg, src, dst)
+	if src.Is6() {
+		pkt := make([]byte, wire.IPv6HeaderLen+len(seg))
+		h6 := wire.IPv6Header{PayloadLength: len(seg), NextHeader: wire.ProtoTCP, HopLimit: 64, Src: src, Dst: dst}
+		h6.Encode(pkt)
+		copy(pkt[wire.IPv6HeaderLen:], seg)
+		return pkt
+	}
 	ih := wire.IPv4Header{TTL: 64, Protocol: wire.ProtoTCP, Src: src, Dst: dst}
 	ih.TotalLength = ih.HeaderLen() + len(seg)
 	pkt := make([]byte, ih.TotalLength)
@@ -122,9 +156,15 @@ func buildTCP(s tseg, src, dst netip.Addr) []byte {
 	return pkt
 }
 
+// ethFrame wraps the IP packet pkt (IPv4 or IPv6, by its version) in an
+// Ethernet frame.
 func ethFrame(dst, src wire.MAC, pkt []byte) []byte {
 	f := make([]byte, wire.EthernetHeaderLen+len(pkt))
-	wire.PutEthernet(f, dst, src, wire.EtherTypeIPv4)
+	et := uint16(wire.EtherTypeIPv4)
+	if len(pkt) > 0 && pkt[0]>>4 == 6 {
+		et = wire.EtherTypeIPv6
+	}
+	wire.PutEthernet(f, dst, src, et)
 	copy(f[wire.EthernetHeaderLen:], pkt)
 	return f
 }
@@ -134,28 +174,48 @@ func (e *env) inject(s tseg) {
 	e.s.Input(e.nic, ethFrame(ourMAC, peerMAC, buildTCP(s, peerIP, ourIP)))
 }
 
-// out returns and forgets the TCP segments the stack sent.
+// inject6 delivers s from the peer's IPv6 address.
+func (e *env) inject6(s tseg) {
+	e.s.Input(e.nic, ethFrame(ourMAC, peerMAC, buildTCP(s, peerIP6, ourIP6)))
+}
+
+// out returns and forgets the TCP segments the stack sent, over IPv4 and
+// IPv6.
 func (e *env) out() []tseg {
 	e.t.Helper()
 	var r []tseg
 	for _, f := range e.link.frames {
 		eth, err := wire.ParseEthernet(f)
-		if err != nil || eth.EtherType() != wire.EtherTypeIPv4 {
+		if err != nil {
 			continue
 		}
-		ip, err := wire.ParseIPv4(eth.Payload())
-		if err != nil || ip.Protocol() != wire.ProtoTCP {
+		var src, dst netip.Addr
+		var payload []byte
+		switch eth.EtherType() {
+		case wire.EtherTypeIPv4:
+			ip, err := wire.ParseIPv4(eth.Payload())
+			if err != nil || ip.Protocol() != wire.ProtoTCP {
+				continue
+			}
+			src, dst, payload = ip.Src(), ip.Dst(), ip.Payload()
+		case wire.EtherTypeIPv6:
+			ip, err := wire.ParseIPv6(eth.Payload())
+			if err != nil || ip.NextHeader() != wire.ProtoTCP {
+				continue
+			}
+			src, dst, payload = ip.Src(), ip.Dst(), ip.Payload()
+		default:
 			continue
 		}
-		t, err := wire.ParseTCP(ip.Payload())
+		t, err := wire.ParseTCP(payload)
 		if err != nil {
 			e.t.Fatalf("stack sent a bad TCP segment: %v", err)
 		}
-		if !t.ChecksumValid(ip.Src(), ip.Dst()) {
+		if !t.ChecksumValid(src, dst) {
 			e.t.Fatalf("stack sent a segment with a bad checksum")
 		}
 		s := tseg{sport: t.SrcPort(), dport: t.DstPort(), seq: t.Seq(), ack: t.Ack(), flags: t.Flags(), wnd: t.Window(),
-			data: append([]byte(nil), t.Payload()...)}
+			data: append([]byte(nil), t.Payload()...), src: src, dst: dst}
 		if err := wire.ParseTCPOptions(t.Options(), &s.opts); err != nil {
 			e.t.Fatalf("stack sent bad options: %v", err)
 		}
@@ -240,6 +300,7 @@ type conn struct {
 	peerTSVal  uint32
 	lastTSVal  uint32
 	acceptedBy *PCB
+	v6         bool // the peer talks from peerIP6 to ourIP6
 }
 
 // seg builds a segment from the peer on c with the current numbers.
@@ -255,10 +316,19 @@ func (k *conn) seg(flags uint8, data []byte) tseg {
 // send injects data from the peer and advances its sequence number.
 func (k *conn) send(flags uint8, data []byte) {
 	s := k.seg(flags, data)
-	k.e.inject(s)
+	k.inject(s)
 	k.peerSeq += uint32(len(data))
 	if flags&(fSYN|fFIN) != 0 {
 		k.peerSeq++
+	}
+}
+
+// inject delivers s from the peer over the connection's address family.
+func (k *conn) inject(s tseg) {
+	if k.v6 {
+		k.e.inject6(s)
+	} else {
+		k.e.inject(s)
 	}
 }
 
@@ -280,17 +350,26 @@ func (k *conn) hook(c *PCB) {
 // fake peer with the given SYN options; it returns the connection.
 func (e *env) accept(opts wire.TCPOptions, peerISN uint32) *conn {
 	e.t.Helper()
-	l, err := e.p.NewPCB()
-	if err != nil {
-		e.t.Fatal(err)
+	return e.acceptOn(nil, opts, peerISN, false)
+}
+
+// acceptOn completes a handshake from the fake peer (over IPv6 when v6)
+// to the listener l on port 80, a new one when l is nil.
+func (e *env) acceptOn(l *PCB, opts wire.TCPOptions, peerISN uint32, v6 bool) *conn {
+	e.t.Helper()
+	if l == nil {
+		var err error
+		if l, err = e.p.NewPCB(); err != nil {
+			e.t.Fatal(err)
+		}
+		if err := l.Listen(netip.AddrPortFrom(netip.Addr{}, 80), 8); err != nil {
+			e.t.Fatal(err)
+		}
 	}
-	if err := l.Listen(netip.AddrPortFrom(netip.Addr{}, 80), 8); err != nil {
-		e.t.Fatal(err)
-	}
-	k := &conn{e: e, lport: 80, pport: 40000, peerSeq: peerISN}
+	k := &conn{e: e, lport: 80, pport: 40000, peerSeq: peerISN, v6: v6}
 	l.OnAccept(func(l, c *PCB) { k.hook(c); k.acceptedBy = l })
 	syn := tseg{sport: k.pport, dport: 80, seq: peerISN, flags: fSYN, wnd: 65535, opts: opts}
-	e.inject(syn)
+	k.inject(syn)
 	sa := e.one()
 	if sa.flags != fSYN|fACK || sa.ack != peerISN+1 {
 		e.t.Fatalf("want SYN-ACK acking %d, got %v", peerISN+1, sa)
@@ -311,6 +390,12 @@ func (e *env) accept(opts wire.TCPOptions, peerISN uint32) *conn {
 // dial connects from the stack to the fake peer and completes the
 // handshake; the peer answers with opts.
 func (e *env) dial(opts wire.TCPOptions, peerISN uint32) *conn {
+	e.t.Helper()
+	return e.dialWnd(opts, peerISN, 65535)
+}
+
+// dialWnd is dial with the window wnd in the peer's SYN-ACK.
+func (e *env) dialWnd(opts wire.TCPOptions, peerISN uint32, wnd uint16) *conn {
 	e.t.Helper()
 	c, err := e.p.NewPCB()
 	if err != nil {
@@ -333,7 +418,7 @@ func (e *env) dial(opts wire.TCPOptions, peerISN uint32) *conn {
 	k.lastTSVal = syn.opts.TSVal
 	k.peerTSVal = opts.TSVal
 	sa := k.seg(fSYN|fACK, nil)
-	sa.opts = opts
+	sa.opts, sa.wnd = opts, wnd
 	if k.peerTS {
 		sa.opts.TSEcr = syn.opts.TSVal
 	}

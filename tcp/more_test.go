@@ -11,17 +11,41 @@ import (
 	"github.com/featherip/featherip/tcp/cc"
 )
 
+// TestGoodputSACKvsNoSACK moves 3 MiB each way over a 20 ms RTT link
+// with 3% random loss on both sides, with SACK loss recovery (RFC 6675)
+// and with NewReno (RFC 6582), for eight seeds, and asserts that the
+// goodput over all of them (bytes delivered per virtual second) with SACK
+// is at least that without.
+//
+// The comparison is over the aggregate on purpose: with losses this sparse
+// most windows lose one segment, which both recover alike, and both pay a
+// retransmission timeout for each lost retransmission (neither detects
+// those without RACK), so single seeds scatter either way (no-SACK/SACK
+// time ratios from 0.87 to 1.17 here; over eight seeds the ratio was 1.03
+// to 1.07 for each of four disjoint seed sets tried).
 func TestGoodputSACKvsNoSACK(t *testing.T) {
-	run := func(cfg Config) time.Duration {
-		f := fault.Config{Loss: 0.03}
-		pr := newPair(t, pairOpts{delay: 10 * time.Millisecond, fault: &f, cfg: cfg, seed: 3})
-		return bulk(t, pr, 3<<20, 30*time.Minute)
+	if testing.Short() {
+		t.Skip("16 simulated 3 MiB transfers skipped in -short mode")
 	}
-	withSACK := run(Config{})
-	noSACK := run(Config{DisableSACK: true})
-	mbps := func(d time.Duration) float64 { return float64(2*8*(3<<20)) / d.Seconds() / 1e6 }
-	t.Logf("3 MiB each way, 3%% loss, 20 ms RTT: goodput with SACK %.2f Mbit/s (%v), NewReno without SACK %.2f Mbit/s (%v)",
-		mbps(withSACK), withSACK, mbps(noSACK), noSACK)
+	const size = 3 << 20
+	run := func(cfg Config, seed uint64) time.Duration {
+		f := fault.Config{Loss: 0.03}
+		pr := newPair(t, pairOpts{delay: 10 * time.Millisecond, fault: &f, cfg: cfg, seed: seed})
+		return bulk(t, pr, size, 30*time.Minute)
+	}
+	var withSACK, noSACK time.Duration
+	for seed := uint64(1); seed <= 8; seed++ {
+		a, b := run(Config{}, seed), run(Config{DisableSACK: true}, seed)
+		t.Logf("seed %d: with SACK %v, without %v", seed, a, b)
+		withSACK += a
+		noSACK += b
+	}
+	goodput := func(d time.Duration) float64 { return float64(8*2*8*size) / d.Seconds() / 1e6 } // both directions, 8 runs
+	t.Logf("3 MiB each way x 8 seeds, 3%% loss, 20 ms RTT: goodput with SACK %.2f Mbit/s (%v), NewReno without SACK %.2f Mbit/s (%v)",
+		goodput(withSACK), withSACK, goodput(noSACK), noSACK)
+	if goodput(withSACK) < goodput(noSACK) {
+		t.Fatalf("goodput with SACK %.2f Mbit/s is below NewReno's %.2f Mbit/s", goodput(withSACK), goodput(noSACK))
+	}
 }
 
 func TestUrgentDataInline(t *testing.T) {
