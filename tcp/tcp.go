@@ -24,7 +24,9 @@ type Config struct {
 	// in bytes (SetSendBuffer, SetRecvBuffer override them). Default 64 KiB.
 	SendBuffer, RecvBuffer int
 	// MaxOOOSegments and MaxOOOBytes bound each connection's out-of-order
-	// queue. Defaults 32 segments and RecvBuffer bytes.
+	// queue. Defaults 64 segments (a default 64 KiB window holds 45 full
+	// segments at MSS 1460, so SACK recovery keeps what arrives past a
+	// hole) and RecvBuffer bytes.
 	MaxOOOSegments, MaxOOOBytes int
 	// MaxChunks bounds the number of WriteNoCopy references (and copy
 	// regions between them) queued per connection. Default 64.
@@ -84,7 +86,7 @@ type Config struct {
 const (
 	DefaultMaxPCBs           = 256
 	DefaultBuffer            = 64 << 10
-	DefaultMaxOOOSegments    = 32
+	DefaultMaxOOOSegments    = 64
 	DefaultMaxChunks         = 64
 	DefaultTimeWait          = 60 * time.Second
 	DefaultFinWait2Timeout   = 60 * time.Second
