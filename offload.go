@@ -16,7 +16,19 @@ import (
 // batchReadLoop: one wake-up reads every frame already queued (up to
 // rxBatch), the core lock is taken once for the batch, each frame goes in
 // with its offload metadata (stack.InputMeta), and the timer goroutine is
-// re-armed once.
+// re-armed once. When the link also combines writes (writeHolder), the
+// frames the stack sends while it handles a batch are written together
+// at the end of the batch.
+
+// writeHolder is a link that can combine the writes of a batch
+// (tap.Link.HoldWrites and FlushWrites): batchReadLoop holds writes while
+// the stack handles a batch of two or more frames, so the answers of the
+// whole batch are written in one pass of the link's write lock, and
+// flushes them before it releases the core lock.
+type writeHolder interface {
+	HoldWrites()
+	FlushWrites() error
+}
 
 // rxBatch is how many frames one wake-up of the reader hands to the core.
 const rxBatch = 16
@@ -73,6 +85,7 @@ func (h *Host) batchReadLoop(br link.BatchReceiver, l link.Link, nic stack.NIC, 
 	}
 	sizes := make([]int, rxBatch)
 	metas := make([]link.RxMeta, rxBatch)
+	wh, _ := l.(writeHolder)
 	backoff := minErrorBackoff
 	for {
 		n, err := br.ReceiveBatch(bufs, sizes, metas)
@@ -98,6 +111,10 @@ func (h *Host) batchReadLoop(br link.BatchReceiver, l link.Link, nic stack.NIC, 
 		}
 		backoff = minErrorBackoff
 		h.mu.Lock()
+		hold := wh != nil && n > 1
+		if hold {
+			wh.HoldWrites()
+		}
 		for i := 0; i < n; i++ {
 			h.stats.framesIn.Add(1)
 			h.stats.bytesIn.Add(uint64(sizes[i]))
@@ -106,6 +123,12 @@ func (h *Host) batchReadLoop(br link.BatchReceiver, l link.Link, nic stack.NIC, 
 				CsumValid: m.CsumValid, CsumPartial: m.CsumPartial, CsumStart: m.CsumStart, CsumOffset: m.CsumOffset,
 				GSO: m.GSO != link.GSONone, GSOSize: m.GSOSize,
 			})
+		}
+		if hold {
+			// A failed deferred write is counted by the link (the stack
+			// counted the frame as sent when it was deferred), as an
+			// error of a frame the device dropped later would be.
+			wh.FlushWrites()
 		}
 		h.rearmLocked()
 		h.mu.Unlock()

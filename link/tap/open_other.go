@@ -26,6 +26,15 @@ func (l *Link) Send([]byte) error { return errors.ErrUnsupported }
 // SendGSO fails: TAP devices need Linux.
 func (l *Link) SendGSO([]byte, link.GSO) error { return errors.ErrUnsupported }
 
+// SendBatch fails: TAP devices need Linux.
+func (l *Link) SendBatch([][]byte, []link.GSO) (int, error) { return 0, errors.ErrUnsupported }
+
+// HoldWrites does nothing: TAP devices need Linux.
+func (l *Link) HoldWrites() {}
+
+// FlushWrites fails: TAP devices need Linux.
+func (l *Link) FlushWrites() error { return errors.ErrUnsupported }
+
 // Receive fails: TAP devices need Linux.
 func (l *Link) Receive([]byte) (int, error) { return 0, errors.ErrUnsupported }
 

@@ -19,7 +19,7 @@ import (
 )
 
 // openIn opens a TAP device inside ns.
-func openIn(t *testing.T, ns *netns.NS, cfg Config) (*Link, error) {
+func openIn(t testing.TB, ns *netns.NS, cfg Config) (*Link, error) {
 	t.Helper()
 	var l *Link
 	err := ns.Do(func() error {
