@@ -20,8 +20,9 @@ func BenchmarkGvICMPEcho(b *testing.B)  { GvICMPEcho(1500)(b) }
 func BenchmarkFipUDPRR(b *testing.B) { FipUDPRRBench()(b) }
 func BenchmarkGvUDPRR(b *testing.B)  { GvUDPRRBench()(b) }
 
-// BenchmarkFipMinimalStack builds one minimal featherip host per op (the
-// heap figure's host); its -memprofile shows where a stack's memory goes.
+// BenchmarkFipMinimalStack builds the heap figure's minimal featherip
+// stacks, one per op (in pairs, each pair with its 4 TCP connections
+// established); its -memprofile shows where a stack's memory goes.
 func BenchmarkFipMinimalStack(b *testing.B) { minimalStackBench(b, FipMinimalStack) }
 
 // BenchmarkGvMinimalStack is the same for gVisor.

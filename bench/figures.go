@@ -101,7 +101,8 @@ func heapSide(f func(int) (HeapResult, error), n int) Side {
 type Options struct {
 	// RRCount is the number of timed request/response exchanges per run.
 	RRCount int
-	// HeapStacks is how many minimal stacks the heap figure builds.
+	// HeapStacks is how many minimal stacks the heap figure builds (in
+	// pairs, so an odd count builds one less).
 	HeapStacks int
 	// IdleConns are the connection counts of the idle-connection heap figure.
 	IdleConns []int
@@ -146,7 +147,7 @@ func Experiments(o Options, fipTCP, gvTCP TCPStack) []Experiment {
 		},
 		{
 			Name: "minimal stack", Fip: heapSide(FipMinimalStack, o.HeapStacks), Gv: heapSide(GvMinimalStack, o.HeapStacks),
-			Rows: []Row{{"Heap of a minimal stack, New to serving UDP", mHeap, "B", false}, {"Goroutines started by a minimal stack", mRoutines, "", false}},
+			Rows: []Row{{"Heap of a minimal stack (IPv4, ARP, UDP, TCP, 4 connections with 4 KiB windows), New to serving", mHeap, "B", false}, {"Goroutines started by a minimal stack", mRoutines, "", false}},
 		},
 	}
 	for _, mtu := range []int{1500, 65535} {

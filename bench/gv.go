@@ -47,16 +47,19 @@ type GvPair struct {
 
 // GvOptions chooses the protocols of a gVisor stack.
 type GvOptions struct {
-	// NoTCP leaves TCP out (the minimal stack of the heap figure).
-	NoTCP bool
+	// Minimal leaves out the ICMP transport (gVisor's ping endpoints), for
+	// the minimal stack of the heap figure: ipv4 (which answers echo
+	// requests itself), arp, udp and tcp, as featherip's minimal stack has
+	// no raw or ping sockets.
+	Minimal bool
 	// Queue is the channel endpoint's outbound queue length (default 1024).
 	Queue int
 }
 
 func gvStackOptions(o GvOptions) stack.Options {
-	tp := []stack.TransportProtocolFactory{udp.NewProtocol, icmp.NewProtocol4}
-	if !o.NoTCP {
-		tp = append(tp, tcp.NewProtocol)
+	tp := []stack.TransportProtocolFactory{udp.NewProtocol, tcp.NewProtocol}
+	if !o.Minimal {
+		tp = append(tp, icmp.NewProtocol4)
 	}
 	return stack.Options{
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, arp.NewProtocol},
@@ -69,8 +72,13 @@ func NewGvHost(mtu int, mac tcpip.LinkAddress, addr [4]byte, o GvOptions) (*GvHo
 	if o.Queue == 0 {
 		o.Queue = 1024
 	}
+	return newGvHostOn(channel.New(o.Queue, uint32(mtu+14), mac), addr, o)
+}
+
+// newGvHostOn builds one gVisor host on the channel endpoint ch (o.Queue
+// is not used).
+func newGvHostOn(ch *channel.Endpoint, addr [4]byte, o GvOptions) (*GvHost, error) {
 	s := stack.New(gvStackOptions(o))
-	ch := channel.New(o.Queue, uint32(mtu+14), mac)
 	if err := s.CreateNIC(gvNIC, ethernet.New(ch)); err != nil {
 		return nil, fmt.Errorf("gVisor CreateNIC: %s", err)
 	}

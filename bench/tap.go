@@ -142,8 +142,8 @@ func kernelServer(ns *netns.NS) (stop func(), err error) {
 }
 
 // FipTAP measures featherip on a TAP device (the root package's Host with
-// link/tap; vnet turns the virtio-net header on: checksum offload, TSO,
-// GRO, batched reads) against Linux iperf 2 in one direction, one stream,
+// link/tap: batched reads, the answers to a batch written together; vnet
+// turns the virtio-net header on: checksum offload, TSO, GRO) against Linux iperf 2 in one direction, one stream,
 // for secs seconds. featherip runs its iperf app (app/iperf) on the
 // callback API. The rate is iperf's (Linux client) or the featherip
 // client's (acknowledged bytes over the test's time).

@@ -123,8 +123,15 @@ const method = `## Setups
 - **Allocations** are runtime.MemStats deltas over the timed loop divided by the ops (testing.B ReportAllocs); they
   include the link harness on both sides and, for gVisor's goroutine setups, its forwarders.
 - **Heap** figures are HeapAlloc after two forced GCs, after minus before, divided by the count built: the minimal
-  stack is New + one Ethernet interface with an address + UDP bound to port 7 (featherip also has its raw layer; gVisor
-  has ipv4, arp, udp, icmp, no tcp), featherip on a link that discards frames, gVisor on a channel endpoint with a one-frame queue; idle TCP
+  stack is a pair of stacks, each made with New with IPv4, ARP, UDP and TCP only (gVisor: ipv4, arp, udp, tcp; no
+  ICMP transport, as featherip has no raw layer in it), one Ethernet interface with an address and a UDP endpoint bound
+  to port 7; the second listens and the first opens 4 TCP connections to it, every send and receive buffer 4 KiB
+  (featherip: tcp.Config SendBuffer/RecvBuffer; gVisor: send and receive buffer range options min = default = max =
+  4 KiB); ARP is dynamic; the in-memory link (featherip's pipe, gVisor's channel endpoints) is pumped on the caller's
+  goroutine until every connection is established and accepted and no frame is in flight. The link is made before the
+  measurement on both sides; everything from the first New to serving counts (both ends of every connection, the
+  listener, the harness's callbacks or waiter queues), divided by 2 per stack (goroutines too: gVisor's TCP starts one processor
+  goroutine per GOMAXPROCS in each stack); idle TCP
   connections count both ends, and the 10,000 are set up one after another, then measured idle.
 - **TAP** rows (need root, ` + "`ip`" + ` and iperf 2; otherwise they say why and give no number): a network namespace
   created for each run holds a TAP device with 192.168.7.1/24 on the kernel side; the user-space stack is 192.168.7.2
@@ -132,7 +139,7 @@ const method = `## Setups
   as iperf reports it), or the stack's client to Linux ` + "`iperf -s`" + ` (featherip: app/iperf's client, acknowledged
   bytes over the test time; gVisor: a ` + "`gonet`" + ` client writing zeros, bytes written over the time). featherip: the
   root package's Host on ` + "`link/tap`" + `, with ` + "`tap.Config{VnetHdr: true}`" + ` for "offloads on" (checksum offload, TSO,
-  GRO, batched reads). gVisor: ` + "`link/tun`" + `'s TAP descriptor under ` + "`link/fdbased`" + ` (Ethernet), "offloads on" being
+  GRO); both with batched reads, and the answers to a batch written together (` + "`HoldWrites`" + `). gVisor: ` + "`link/tun`" + `'s TAP descriptor under ` + "`link/fdbased`" + ` (Ethernet), "offloads on" being
   what fdbased offers there: its GRO and trusting received checksums; fdbased's GSO needs a socket descriptor
   (AF_PACKET), so gVisor has no TSO on a TAP device. Both with their TCP defaults (gVisor without TIME_WAIT change).
 - **Latency** is wall-clock time per exchange (time.Now around each), 1,000 warm-up exchanges not counted;
