@@ -9,9 +9,12 @@ package tcp
 //   - the out-of-order queue's slice is taken when a segment first arrives
 //     out of order and given back once the hole is filled.
 //
-// The free lists never hold more than MaxPCBs entries each, and
-// steady-state traffic reuses them, so the data path allocates nothing
-// after warm-up.
+// The free lists keep at most maxFree entries each: steady-state traffic
+// on up to that many connections at once reuses them, so the data path
+// allocates nothing after warm-up, and after a burst of many busy
+// connections the rest goes back to the garbage collector, so memory
+// returns to its idle level.
+const maxFree = 16
 
 // acquireSack gives c an empty scoreboard at SND.UNA.
 func (c *PCB) acquireSack() {
@@ -33,7 +36,7 @@ func (c *PCB) releaseSack() {
 		return
 	}
 	c.sack = nil
-	if p := c.p; len(p.sackFree) < p.cfg.MaxPCBs {
+	if p := c.p; len(p.sackFree) < maxFree {
 		p.sackFree = append(p.sackFree, s)
 	}
 }
@@ -60,7 +63,7 @@ func (c *PCB) releaseOOO() {
 		return
 	}
 	c.ooo.segs = nil
-	if p := c.p; len(p.oooFree) < p.cfg.MaxPCBs && cap(s) == p.cfg.MaxOOOSegments {
+	if p := c.p; len(p.oooFree) < maxFree && cap(s) == p.cfg.MaxOOOSegments {
 		p.oooFree = append(p.oooFree, s[:0])
 	}
 }

@@ -804,3 +804,31 @@ func TestICMPFragNeeded(t *testing.T) {
 		t.Fatalf("mss %d", k.c.Stats().SndMSS)
 	}
 }
+
+// TestFreeListsBounded: after more than maxFree connections at once held
+// a SACK scoreboard and an out-of-order slice, the free lists keep
+// maxFree of each and leave the rest to the garbage collector (active.go),
+// so a burst of busy connections does not pin its memory.
+func TestFreeListsBounded(t *testing.T) {
+	e := newEnv(t, Config{})
+	var pcbs []*PCB
+	for range maxFree + 8 {
+		c, err := e.p.NewPCB()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.acquireSack()
+		c.acquireOOO()
+		pcbs = append(pcbs, c)
+	}
+	for _, c := range pcbs {
+		c.releaseSack()
+		c.releaseOOO()
+		if c.sack != nil || c.ooo.segs != nil {
+			t.Fatal("released state still attached")
+		}
+	}
+	if len(e.p.sackFree) != maxFree || len(e.p.oooFree) != maxFree {
+		t.Fatalf("free lists hold %d scoreboards and %d slices, want %d each", len(e.p.sackFree), len(e.p.oooFree), maxFree)
+	}
+}

@@ -231,10 +231,10 @@ type Protocol struct {
 	blocks [wire.TCPMaxSACKBlocks]sackBlock
 
 	// SACK scoreboards of connections without data in flight, for reuse
-	// (active.go); never more than MaxPCBs
+	// (active.go); never more than maxFree
 	sackFree []*scoreboard
 	// out-of-order queue slices (capacity MaxOOOSegments) of connections
-	// with nothing queued, for reuse; never more than MaxPCBs
+	// with nothing queued, for reuse; never more than maxFree
 	oooFree [][]oooSeg
 
 	isnHook func() uint32 // tests: fixed ISNs
