@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -32,7 +34,8 @@ type cliRun struct {
 	stderr syncBuffer
 	ready  string        // the first line of standard output
 	done   chan struct{} // closed when standard output reached EOF
-	rest   []string      // the lines after the ready line; read after done
+	mu     sync.Mutex
+	rest   []string // the lines after the ready line so far, under mu
 }
 
 // startCLI runs bin with args in ns and waits (up to 30 s) for its first
@@ -57,7 +60,9 @@ func startCLI(t *testing.T, ns *netns.NS, bin string, args ...string) *cliRun {
 			first <- sc.Text()
 		}
 		for sc.Scan() {
+			r.mu.Lock()
 			r.rest = append(r.rest, sc.Text())
+			r.mu.Unlock()
 		}
 	}()
 	t.Cleanup(func() {
@@ -87,6 +92,26 @@ func startCLI(t *testing.T, ns *netns.NS, bin string, args ...string) *cliRun {
 	return r
 }
 
+// waitLine waits up to limit for a line after the ready line that re
+// matches, and returns its submatches (nil at the limit).
+func (r *cliRun) waitLine(re *regexp.Regexp, limit time.Duration) []string {
+	deadline := time.Now().Add(limit)
+	for {
+		r.mu.Lock()
+		for _, l := range r.rest {
+			if m := re.FindStringSubmatch(l); m != nil {
+				r.mu.Unlock()
+				return m
+			}
+		}
+		r.mu.Unlock()
+		if time.Now().After(deadline) {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // Stderr returns what the CLI wrote to standard error so far.
 func (r *cliRun) Stderr() string { return r.stderr.String() }
 
@@ -112,6 +137,8 @@ func (r *cliRun) stopWith(sig syscall.Signal) string {
 	if err := r.cmd.Wait(); err != nil {
 		r.t.Fatalf("exit: %v; stderr: %s", err, r.stderr.String())
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	return strings.Join(r.rest, "\n")
 }
 
