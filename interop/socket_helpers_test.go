@@ -2,10 +2,16 @@ package interop
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/netip"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -136,5 +142,49 @@ func pingOnce(t *testing.T, p *featherip.PingConn, dst netip.Addr, reqType, repl
 		binary.BigEndian.Uint16(reply[4:]) != p.ID() || binary.BigEndian.Uint16(reply[6:]) != 77 ||
 		!bytes.Equal(reply[8:], data) {
 		t.Fatalf("reply % x from %v: want an echo reply with id %d, seq 77 and our data", reply, from, p.ID())
+	}
+}
+
+// hashHandler answers a POST with the length and SHA-256 of its body, a
+// GET with payload.
+func hashHandler(payload []byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			sum := sha256.New()
+			n, _ := io.Copy(sum, r.Body)
+			fmt.Fprintf(w, "%d %x", n, sum.Sum(nil))
+			return
+		}
+		w.Write(payload)
+	})
+}
+
+// checkHTTP runs three GETs of payload and a POST of it through client
+// to url (a hashHandler) and checks them; for an https URL also that the
+// exchange ran TLS 1.3.
+func checkHTTP(t *testing.T, client *http.Client, url string, payload []byte) {
+	t.Helper()
+	for i := range 3 {
+		resp, err := client.Get(url + "/big")
+		if err != nil {
+			t.Fatalf("GET %d: %v", i, err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || !bytes.Equal(got, payload) {
+			t.Fatalf("GET %d: %d bytes, %v; want the %d-byte payload", i, len(got), err, len(payload))
+		}
+		if strings.HasPrefix(url, "https:") && (resp.TLS == nil || resp.TLS.Version != tls.VersionTLS13 || !resp.TLS.HandshakeComplete) {
+			t.Fatalf("GET %d ran without a complete TLS 1.3 handshake: %+v", i, resp.TLS)
+		}
+	}
+	resp, err := client.Post(url+"/up", "application/octet-stream", bytes.NewReader(payload))
+	if err != nil {
+		t.Fatalf("POST: %v", err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := fmt.Sprintf("%d %x", len(payload), sha256.Sum256(payload)); string(got) != want {
+		t.Fatalf("POST: server saw %q, want %q", got, want)
 	}
 }

@@ -3,7 +3,6 @@ package interop
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -151,41 +150,12 @@ func TestSocketTCPHTTPClientToKernel(t *testing.T) {
 		t.Fatal(err)
 	}
 	payload := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost {
-			sum := sha256.New()
-			n, _ := io.Copy(sum, r.Body)
-			fmt.Fprintf(w, "%d %x", n, sum.Sum(nil))
-			return
-		}
-		w.Write(payload)
-	})}
+	srv := &http.Server{Handler: hashHandler(payload)}
 	go srv.Serve(ln)
 	defer srv.Close()
-
 	tr := &http.Transport{DialContext: h.DialContext}
 	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-	for i := range 3 {
-		resp, err := client.Get("http://" + kernelIP + ":8080/big")
-		if err != nil {
-			t.Fatalf("GET %d: %v", i, err)
-		}
-		got, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil || !bytes.Equal(got, payload) {
-			t.Fatalf("GET %d: %d bytes, %v; want the %d-byte payload", i, len(got), err, len(payload))
-		}
-	}
-	resp, err := client.Post("http://"+kernelIP+":8080/up", "application/octet-stream", bytes.NewReader(payload))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if want := fmt.Sprintf("%d %x", len(payload), sha256.Sum256(payload)); string(got) != want {
-		t.Fatalf("POST: server saw %q, want %q", got, want)
-	}
+	checkHTTP(t, &http.Client{Transport: tr, Timeout: 30 * time.Second}, "http://"+kernelIP+":8080", payload)
 }
 
 // statusRun is `featherip up` running in a namespace.
