@@ -1,8 +1,6 @@
 package udp_test
 
 import (
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"net/netip"
 	"testing"
@@ -161,138 +159,11 @@ func udpOffset6(frame []byte, proto uint8) int {
 	return e.HeaderLen() + wire.IPv6HeaderLen
 }
 
-// TestUDPLiteCoverageOverIPv6 is TestUDPLiteCoverage over IPv6: the
-// coverage set on the PCB is the field on the wire (0 for the whole
-// datagram), corruption outside the covered bytes is delivered as is,
-// inside them (or anywhere with full coverage) dropped and counted as a
-// checksum error, and coverage values below 8 or beyond the datagram are
-// refused at send (RFC 3828 3.1, 3.3).
-func TestUDPLiteCoverageOverIPv6(t *testing.T) {
-	n := newNet6(t)
-	srv, err := n.b.u.NewLitePCB()
-	if err != nil {
-		t.Fatal(err)
-	}
-	mustBind(t, srv, "[::]:6300")
-	r := &recorder{}
-	srv.OnRecv(r.fn)
-	_, rudp := listen(t, n.b.u, "[::]:6300", false) // plain UDP, same port number
-	c, err := n.a.u.NewLitePCB()
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg := pattern(20, 3)
-	corruptAt := -1 // offset into the payload
-	var covs []int
-	n.a.Tap = func(f []byte) bool {
-		if off := udpOffset6(f, wire.ProtoUDPLite); off >= 0 {
-			covs = append(covs, int(binary.BigEndian.Uint16(f[off+4:])))
-			if corruptAt >= 0 {
-				f[off+8+corruptAt] ^= 0x10
-			}
-		}
-		return true
-	}
-	send := func() {
-		t.Helper()
-		if err := c.SendTo(msg, ap("[2001:db8::2]:6300")); err != nil {
-			t.Fatal(err)
-		}
-		n.Advance(100e6) // the first send resolves the neighbor
-	}
-	send()
-	if len(r.data) != 1 || !bytes.Equal(r.data[0], msg) || len(covs) != 1 || covs[0] != 0 {
-		t.Fatalf("clean full-coverage datagram: got %d, coverage field %v", len(r.data), covs)
-	}
-	if src := r.infos[0].Src.Addr(); src != netip.MustParseAddr("2001:db8::1") {
-		t.Fatalf("from %v", src)
-	}
-	c.SetChecksumCoverage(12) // header + 4 bytes of payload
-	corruptAt = 10            // outside the coverage: delivered as is
-	send()
-	if len(r.data) != 2 {
-		t.Fatalf("corruption outside the coverage dropped the datagram")
-	}
-	want := bytes.Clone(msg)
-	want[10] ^= 0x10
-	if !bytes.Equal(r.data[1], want) || covs[1] != 12 {
-		t.Fatalf("partial coverage: got %x (coverage %d), want %x", r.data[1], covs[1], want)
-	}
-	corruptAt = 2 // inside the coverage: dropped
-	send()
-	if len(r.data) != 2 {
-		t.Fatalf("corruption inside the coverage delivered")
-	}
-	c.SetChecksumCoverage(0)
-	corruptAt = 19 // the last byte, covered by the full coverage
-	send()
-	if len(r.data) != 2 {
-		t.Fatalf("full coverage: corruption at the end delivered")
-	}
-	st := n.b.u.Stats()
-	if st.Lite.InCsumErrors != 2 || st.Lite.InErrors != 2 || st.Lite.InDatagrams != 2 || st.InDatagrams != 0 || st.InCsumErrors != 0 {
-		t.Errorf("b stats %+v", st)
-	}
-	if len(rudp.data) != 0 {
-		t.Errorf("UDP pcb received UDP-Lite datagrams")
-	}
-	for _, cov := range []int{1, 7, 29} {
-		c.SetChecksumCoverage(cov)
-		if err := c.SendTo(msg, ap("[2001:db8::2]:6300")); !errors.Is(err, udp.ErrInvalid) {
-			t.Errorf("coverage %d for a 28-byte datagram: %v, want ErrInvalid", cov, err)
-		}
-	}
-	c.SetChecksumCoverage(28) // exactly the datagram
-	corruptAt = -1
-	send()
-	if len(r.data) != 3 || covs[len(covs)-1] != 28 {
-		t.Fatalf("coverage == length not delivered (coverage fields %v)", covs)
-	}
-	for _, h := range []*host{n.a, n.b} {
-		if st := h.S.Pool().Stats(); st.InUse != 0 {
-			t.Errorf("%d buffers leaked", st.InUse)
-		}
-	}
-}
+var lite6 = liteFamily{newNet: newNet6, any: "[::]", peer: "[2001:db8::2]", src: netip.MustParseAddr("2001:db8::1"), offset: udpOffset6}
 
-// TestUDPLiteBadCoverageOverIPv6Dropped: a received UDP-Lite datagram
-// whose coverage field is below 8 or beyond its length is dropped and
-// counted as an error, not a checksum error (RFC 3828 3.1).
-func TestUDPLiteBadCoverageOverIPv6Dropped(t *testing.T) {
-	n := newNet6(t)
-	srv, _ := n.b.u.NewLitePCB()
-	mustBind(t, srv, "[::]:6301")
-	r := &recorder{}
-	srv.OnRecv(r.fn)
-	c, _ := n.a.u.NewLitePCB()
-	cov := -1 // the coverage written on the wire, -1: leave it
-	n.a.Tap = func(f []byte) bool {
-		if off := udpOffset6(f, wire.ProtoUDPLite); off >= 0 && cov >= 0 {
-			binary.BigEndian.PutUint16(f[off+4:], uint16(cov))
-		}
-		return true
-	}
-	msg := []byte("bad coverage") // 20-byte datagram
-	send := func() {
-		t.Helper()
-		if err := c.SendTo(msg, ap("[2001:db8::2]:6301")); err != nil {
-			t.Fatal(err)
-		}
-		n.Advance(100e6)
-	}
-	send() // resolves the neighbor, and shows the path works
-	if len(r.data) != 1 {
-		t.Fatal("clean datagram not delivered")
-	}
-	for i, bad := range []int{4, 7, 21, 0xffff} {
-		cov = bad
-		send()
-		st := n.b.u.Stats().Lite
-		if len(r.data) != 1 || st.InErrors != uint64(i+1) || st.InCsumErrors != 0 {
-			t.Fatalf("coverage %d: delivered %d, Lite stats %+v", bad, len(r.data)-1, st)
-		}
-	}
-}
+func TestUDPLiteCoverageOverIPv6(t *testing.T) { testLiteCoverage(t, lite6) }
+
+func TestUDPLiteBadCoverageOverIPv6Dropped(t *testing.T) { testLiteBadCoverage(t, lite6) }
 
 func TestUDPOverIPv6PortUnreachable(t *testing.T) {
 	n := newNet6(t)

@@ -715,25 +715,48 @@ func TestClosedPortConnRefused(t *testing.T) {
 	}
 }
 
-func TestUDPLiteCoverage(t *testing.T) {
-	n := newNet(t)
+// liteFamily is one address family for the UDP-Lite coverage tests.
+type liteFamily struct {
+	newNet func(testing.TB) *testNet
+	any    string     // the wildcard to bind, without port
+	peer   string     // b's address in a destination, without port
+	src    netip.Addr // a's address
+	// offset returns the offset of the UDP header in an Ethernet frame
+	// carrying a datagram of proto without options, or -1.
+	offset func(frame []byte, proto uint8) int
+}
+
+var lite4 = liteFamily{newNet: newNet, any: "0.0.0.0", peer: "10.0.0.2", src: netip.MustParseAddr("10.0.0.1"), offset: udpOffset}
+
+func TestUDPLiteCoverage(t *testing.T) { testLiteCoverage(t, lite4) }
+
+func TestUDPLiteBadCoverageDropped(t *testing.T) { testLiteBadCoverage(t, lite4) }
+
+// testLiteCoverage: the coverage set on the PCB is the field on the wire
+// (0 for the whole datagram), corruption outside the covered bytes is
+// delivered as is, inside them (or anywhere with full coverage) dropped
+// and counted as a checksum error, and coverage values below 8 or beyond
+// the datagram are refused at send (RFC 3828 3.1, 3.3).
+func testLiteCoverage(t *testing.T, fam liteFamily) {
+	n := fam.newNet(t)
 	srv, err := n.b.u.NewLitePCB()
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustBind(t, srv, "0.0.0.0:6300")
+	mustBind(t, srv, fam.any+":6300")
 	r := &recorder{}
 	srv.OnRecv(r.fn)
-	_, rudp := listen(t, n.b.u, "0.0.0.0:6300", false) // plain UDP, same port number
+	_, rudp := listen(t, n.b.u, fam.any+":6300", false) // plain UDP, same port number
 	c, err := n.a.u.NewLitePCB()
 	if err != nil {
 		t.Fatal(err)
 	}
-	msg := pattern(20, 1)
+	dst := ap(fam.peer + ":6300")
+	msg := pattern(20, 3)
 	corruptAt := -1 // offset into the payload
 	var covs []int
 	n.a.Tap = func(f []byte) bool {
-		if off := udpOffset(f, wire.ProtoUDPLite); off >= 0 {
+		if off := fam.offset(f, wire.ProtoUDPLite); off >= 0 {
 			covs = append(covs, int(binary.BigEndian.Uint16(f[off+4:])))
 			if corruptAt >= 0 {
 				f[off+8+corruptAt] ^= 0x10
@@ -743,15 +766,17 @@ func TestUDPLiteCoverage(t *testing.T) {
 	}
 	send := func() {
 		t.Helper()
-		if err := c.SendTo(msg, ap("10.0.0.2:6300")); err != nil {
+		if err := c.SendTo(msg, dst); err != nil {
 			t.Fatal(err)
 		}
-		n.Pump()
+		n.Advance(100e6) // the first send resolves the neighbor
 	}
-	// Whole coverage (default 0), clean.
 	send()
-	if len(r.data) != 1 || !bytes.Equal(r.data[0], msg) || covs[0] != 0 {
+	if len(r.data) != 1 || !bytes.Equal(r.data[0], msg) || len(covs) != 1 || covs[0] != 0 {
 		t.Fatalf("clean full-coverage datagram: got %d, coverage field %v", len(r.data), covs)
+	}
+	if src := r.infos[0].Src.Addr(); src != fam.src {
+		t.Fatalf("from %v, want %v", src, fam.src)
 	}
 	c.SetChecksumCoverage(12) // header + 4 bytes of payload
 	corruptAt = 10            // outside the coverage: delivered as is
@@ -769,60 +794,74 @@ func TestUDPLiteCoverage(t *testing.T) {
 	if len(r.data) != 2 {
 		t.Fatalf("corruption inside the coverage delivered")
 	}
+	c.SetChecksumCoverage(0)
+	corruptAt = 19 // the last byte, covered by the full coverage
+	send()
+	if len(r.data) != 2 {
+		t.Fatalf("full coverage: corruption at the end delivered")
+	}
 	st := n.b.u.Stats()
-	if st.Lite.InCsumErrors != 1 || st.Lite.InDatagrams != 2 || st.InDatagrams != 0 || st.InCsumErrors != 0 {
+	if st.Lite.InCsumErrors != 2 || st.Lite.InErrors != 2 || st.Lite.InDatagrams != 2 || st.InDatagrams != 0 || st.InCsumErrors != 0 {
 		t.Errorf("b stats %+v", st)
 	}
 	if len(rudp.data) != 0 {
 		t.Errorf("UDP pcb received UDP-Lite datagrams")
 	}
-	c.SetChecksumCoverage(0)
-	corruptAt = 19
-	send()
-	if len(r.data) != 2 {
-		t.Fatalf("full coverage: corruption at the end delivered")
-	}
 	for _, cov := range []int{1, 7, 29} {
 		c.SetChecksumCoverage(cov)
-		if err := c.SendTo(msg, ap("10.0.0.2:6300")); !errors.Is(err, udp.ErrInvalid) {
+		if err := c.SendTo(msg, dst); !errors.Is(err, udp.ErrInvalid) {
 			t.Errorf("coverage %d for a 28-byte datagram: %v, want ErrInvalid", cov, err)
 		}
 	}
 	c.SetChecksumCoverage(28) // exactly the datagram
 	corruptAt = -1
 	send()
-	if len(r.data) != 3 {
-		t.Fatalf("coverage == length not delivered")
+	if len(r.data) != 3 || covs[len(covs)-1] != 28 {
+		t.Fatalf("coverage == length not delivered (coverage fields %v)", covs)
 	}
-	if st := n.a.S.Pool().Stats(); st.InUse != 0 {
-		t.Errorf("%d buffers leaked", st.InUse)
+	for _, h := range []*host{n.a, n.b} {
+		if st := h.S.Pool().Stats(); st.InUse != 0 {
+			t.Errorf("%d buffers leaked", st.InUse)
+		}
 	}
 }
 
-func TestUDPLiteBadCoverageDropped(t *testing.T) {
-	n := newNet(t)
+// testLiteBadCoverage: a received UDP-Lite datagram whose coverage field
+// is below 8 or beyond its length is dropped and counted as an error, not
+// a checksum error (RFC 3828 3.1).
+func testLiteBadCoverage(t *testing.T, fam liteFamily) {
+	n := fam.newNet(t)
 	srv, _ := n.b.u.NewLitePCB()
-	mustBind(t, srv, "0.0.0.0:6301")
+	mustBind(t, srv, fam.any+":6301")
 	r := &recorder{}
 	srv.OnRecv(r.fn)
 	c, _ := n.a.u.NewLitePCB()
-	// Rewrite the coverage field on the wire to 4 (< 8) and fix the
-	// checksum so only the coverage is wrong.
+	cov := -1 // the coverage written on the wire, -1: leave it
 	n.a.Tap = func(f []byte) bool {
-		if off := udpOffset(f, wire.ProtoUDPLite); off >= 0 {
-			binary.BigEndian.PutUint16(f[off+4:], 4)
+		if off := fam.offset(f, wire.ProtoUDPLite); off >= 0 && cov >= 0 {
+			binary.BigEndian.PutUint16(f[off+4:], uint16(cov))
 		}
 		return true
 	}
-	if err := c.SendTo([]byte("bad coverage"), ap("10.0.0.2:6301")); err != nil {
-		t.Fatal(err)
+	msg := []byte("bad coverage") // 20-byte datagram
+	send := func() {
+		t.Helper()
+		if err := c.SendTo(msg, ap(fam.peer+":6301")); err != nil {
+			t.Fatal(err)
+		}
+		n.Advance(100e6)
 	}
-	n.Pump()
-	if len(r.data) != 0 {
-		t.Fatalf("datagram with coverage 4 delivered")
+	send() // resolves the neighbor, and shows the path works
+	if len(r.data) != 1 {
+		t.Fatal("clean datagram not delivered")
 	}
-	if st := n.b.u.Stats(); st.Lite.InErrors != 1 {
-		t.Errorf("b Lite stats %+v, want InErrors 1", st.Lite)
+	for i, bad := range []int{4, 7, 21, 0xffff} {
+		cov = bad
+		send()
+		st := n.b.u.Stats().Lite
+		if len(r.data) != 1 || st.InErrors != uint64(i+1) || st.InCsumErrors != 0 {
+			t.Fatalf("coverage %d: delivered %d, Lite stats %+v", bad, len(r.data)-1, st)
+		}
 	}
 }
 
