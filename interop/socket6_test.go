@@ -105,12 +105,8 @@ func TestSocket6KernelClient(t *testing.T) {
 	defer srv.Close()
 	serveBack(srv)
 	for _, dst := range []string{"[" + featherIP6 + "]:5300", featherIP + ":5300"} {
-		var cli net.Conn
-		if err := e.ns.Do(func() error {
-			var err error
-			cli, err = net.Dial("udp", dst)
-			return err
-		}); err != nil {
+		cli, err := nsDial(e.ns, "udp", dst)
+		if err != nil {
 			t.Fatal(err)
 		}
 		defer cli.Close()
@@ -159,12 +155,8 @@ func TestSocket6KernelSharedPort(t *testing.T) {
 	defer u6.Close()
 	dsts := map[string]net.PacketConn{featherIP + ":5301": u4, "[" + featherIP6 + "]:5301": u6}
 	for dst, srv := range dsts {
-		var cli net.Conn
-		if err := e.ns.Do(func() error {
-			var err error
-			cli, err = net.Dial("udp", dst)
-			return err
-		}); err != nil {
+		cli, err := nsDial(e.ns, "udp", dst)
+		if err != nil {
 			t.Fatal(err)
 		}
 		defer cli.Close()
@@ -209,12 +201,8 @@ func TestSocket6KernelSharedPort(t *testing.T) {
 		dst string
 		l   net.Listener
 	}{{featherIP + ":5302", l4}, {"[" + featherIP6 + "]:5302", l6}} {
-		var cli net.Conn
-		if err := e.ns.Do(func() error {
-			var err error
-			cli, err = net.DialTimeout("tcp", tc.dst, 5*time.Second)
-			return err
-		}); err != nil {
+		cli, err := nsDial(e.ns, "tcp", tc.dst)
+		if err != nil {
 			t.Fatal(err)
 		}
 		defer cli.Close()

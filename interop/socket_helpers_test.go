@@ -188,3 +188,15 @@ func checkHTTP(t *testing.T, client *http.Client, url string, payload []byte) {
 		t.Fatalf("POST: server saw %q, want %q", got, want)
 	}
 }
+
+// nsDial dials addr from the namespace ns: a socket of the Linux kernel
+// there (5 s timeout).
+func nsDial(ns *netns.NS, network, addr string) (net.Conn, error) {
+	var c net.Conn
+	err := ns.Do(func() error {
+		var err error
+		c, err = net.DialTimeout(network, addr, 5*time.Second)
+		return err
+	})
+	return c, err
+}

@@ -83,15 +83,7 @@ func TestSocketTLSWithKernel(t *testing.T) {
 		go srv.Serve(tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}}))
 		defer srv.Close()
 		// The client's sockets are the kernel's: dial from the namespace.
-		dial := func(network, addr string) (net.Conn, error) {
-			var c net.Conn
-			err := ns.Do(func() error {
-				var err error
-				c, err = net.DialTimeout(network, addr, 5*time.Second)
-				return err
-			})
-			return c, err
-		}
+		dial := func(network, addr string) (net.Conn, error) { return nsDial(ns, network, addr) }
 		tr := &http.Transport{Dial: dial, TLSClientConfig: &tls.Config{RootCAs: pool}}
 		defer tr.CloseIdleConnections()
 		checkHTTP(t, &http.Client{Transport: tr, Timeout: 30 * time.Second}, "https://"+featherIP+":8443", payload)

@@ -193,13 +193,7 @@ func (e *tcpEnv) acceptSink(_, c *tcp.PCB) {
 // dialKernel connects from inside the namespace (the kernel's TCP) to
 // addr. The connection may be used from any goroutine afterwards.
 func (e *tcpEnv) dialKernel(addr string) (net.Conn, error) {
-	var c net.Conn
-	err := e.ns.Do(func() error {
-		var err error
-		c, err = net.DialTimeout("tcp4", addr, 5*time.Second)
-		return err
-	})
-	return c, err
+	return nsDial(e.ns, "tcp4", addr)
 }
 
 // stream is a reproducible pseudo-random byte stream.
