@@ -138,6 +138,29 @@ func (h *Host) DialUDP(network string, laddr, raddr *net.UDPAddr) (*UDPConn, err
 	if err != nil {
 		return fail("", err)
 	}
+	return h.dialUDP(network, l, r, fail)
+}
+
+// DialUDPAddrPort is DialUDP with netip.AddrPort values (an invalid laddr:
+// an unbound socket, as a nil one for DialUDP).
+func (h *Host) DialUDPAddrPort(network string, laddr, raddr netip.AddrPort) (*UDPConn, error) {
+	fail := func(call string, err error) (*UDPConn, error) {
+		var la net.Addr
+		if laddr.IsValid() {
+			la = udpAddr(laddr)
+		}
+		return nil, opError("dial", network, la, udpAddr(raddr), call, err)
+	}
+	if err := checkUDPNetwork(network); err != nil {
+		return fail("", err)
+	}
+	l := netip.AddrPortFrom(unmap(laddr.Addr()), laddr.Port())
+	r := netip.AddrPortFrom(unmap(raddr.Addr()), raddr.Port())
+	return h.dialUDP(network, l, r, fail)
+}
+
+// dialUDP is DialUDP and DialUDPAddrPort after their checks.
+func (h *Host) dialUDP(network string, l, r netip.AddrPort, fail func(string, error) (*UDPConn, error)) (*UDPConn, error) {
 	if !r.Addr().IsValid() || r.Addr().IsUnspecified() {
 		// Linux connects to the unspecified address on the loopback.
 		lo := netip.AddrFrom4([4]byte{127, 0, 0, 1})

@@ -193,6 +193,9 @@ func TestUDPDial(t *testing.T) {
 		{"DialUDP", func() (net.Conn, error) {
 			return a.DialUDP("udp4", nil, &net.UDPAddr{IP: net.IPv4(10, 0, 0, 2), Port: 7000})
 		}},
+		{"DialUDPAddrPort", func() (net.Conn, error) {
+			return a.DialUDPAddrPort("udp", netip.AddrPort{}, netip.MustParseAddrPort("10.0.0.2:7000"))
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			conn, err := tc.dial()
