@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,16 +21,16 @@ import (
 // RFC 7217 stable identifiers) and forms SLAAC addresses from router
 // advertisements; --addr6 adds static addresses, --host-addr6 gives the
 // kernel side one, --gateway6 sets the default route. The ready line waits
-// (at most dadWait) until the link-local address of each device passed
-// duplicate address detection, and lists it; addresses formed or lost
-// later are printed one line each:
+// (at most dadWait) until the link-local and static addresses of each
+// device passed duplicate address detection, and lists those that did;
+// addresses formed or lost later are printed one line each:
 //
 //	address added fip0 2001:db8:7::8f3a:1c2:44d0:9e1/64
 //	address removed fip0 2001:db8:7::8f3a:1c2:44d0:9e1/64
 //	address duplicate fip0 fe80::5c1e:aa:6d1:17b2
 
-// dadWait bounds how long `featherip up` waits for the link-local
-// addresses before it prints the ready line.
+// dadWait bounds how long `featherip up` waits for the link-local and
+// static IPv6 addresses before it prints the ready line.
 const dadWait = 3 * time.Second
 
 // ipv6Options are the IPv6 flags of `featherip up`.
@@ -231,38 +232,43 @@ func (ev *addrEvents) hasLinkLocal(nic stack.NIC) bool {
 	return false
 }
 
-// usable6 lists nic's usable IPv6 addresses: the static ones and the
-// autoconfigured ones that passed DAD, in the stack's order. Under the
-// core lock.
-func (ev *addrEvents) usable6(s *stack.Stack, nic stack.NIC, static []netip.Prefix) []netip.Prefix {
+// usable6 lists nic's usable IPv6 addresses: those that passed DAD
+// (link-local, SLAAC and static ones alike, RFC 4862 5.4), in the stack's
+// order. Under the core lock.
+func (ev *addrEvents) usable6(s *stack.Stack, nic stack.NIC) []netip.Prefix {
 	var out []netip.Prefix
 	for _, p := range s.Addresses(nic) {
-		if !p.Addr().Is6() {
-			continue
-		}
-		ok := false
-		for _, q := range static {
-			ok = ok || q.Addr() == p.Addr()
-		}
-		for _, q := range ev.formed[nic] {
-			ok = ok || q.Addr() == p.Addr()
-		}
-		if ok {
+		if p.Addr().Is6() && ev.isFormed(nic, p.Addr()) {
 			out = append(out, p)
 		}
 	}
 	return out
 }
 
-// waitLinkLocal waits until every NIC's link-local address passed DAD,
-// or for at most max.
-func waitLinkLocal(h *featherip.Host, ev *addrEvents, nics []stack.NIC, max time.Duration) {
+// isFormed reports whether a of nic passed DAD.
+func (ev *addrEvents) isFormed(nic stack.NIC, a netip.Addr) bool {
+	for _, q := range ev.formed[nic] {
+		if q.Addr() == a {
+			return true
+		}
+	}
+	return false
+}
+
+// waitDAD waits until every NIC's link-local address and its static
+// addresses (statics, one list per NIC) passed DAD or, found duplicate,
+// are gone, or for at most max.
+func waitDAD(h *featherip.Host, ev *addrEvents, nics []stack.NIC, statics [][]netip.Prefix, max time.Duration) {
 	deadline := time.Now().Add(max)
 	for {
 		done := true
-		h.Do(func(*stack.Stack) {
-			for _, n := range nics {
+		h.Do(func(s *stack.Stack) {
+			for i, n := range nics {
 				done = done && ev.hasLinkLocal(n)
+				have := s.Addresses(n)
+				for _, p := range statics[i] {
+					done = done && (ev.isFormed(n, p.Addr()) || !slices.Contains(have, p))
+				}
 			}
 		})
 		if done || time.Now().After(deadline) {

@@ -258,13 +258,17 @@ func up(ctx context.Context, o *upOptions, stdout io.Writer) (err error) {
 	}
 
 	if !o.v6.noIPv6 {
-		waitLinkLocal(h, ev, nics, dadWait)
+		statics := make([][]netip.Prefix, len(nics))
+		for i := range nics {
+			statics[i] = o.devs[i].addrs6
+		}
+		waitDAD(h, ev, nics, statics, dadWait)
 	}
 	// under the lock: the services' report lines never interleave with it
 	h.Do(func(s *stack.Stack) {
 		addrs6 := make([][]netip.Prefix, len(nics))
 		for i, nic := range nics {
-			addrs6[i] = ev.usable6(s, nic, o.devs[i].addrs6)
+			addrs6[i] = ev.usable6(s, nic)
 		}
 		fmt.Fprintln(stdout, readyLine(o, links, addrs6))
 		ev.setReady()
