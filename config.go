@@ -84,8 +84,12 @@ type InterfaceConfig struct {
 	// Name is the interface name in the stack; "" means "eth0", "eth1", ...
 	// in the order interfaces are added.
 	Name string
-	// Addrs are the IPv4 addresses with their prefix lengths, e.g.
-	// 192.168.7.2/24. Each adds the connected route. May be empty.
+	// Addrs are the addresses with their prefix lengths, e.g.
+	// 192.168.7.2/24 or fd00:7::2/64. Each adds the connected route. An
+	// IPv6 one is usable once duplicate address detection passed, a
+	// second or two after the interface comes up (stack.AddAddress;
+	// Config.Stack.SLAAC.DupAddrDetectTransmits -1 turns DAD off). May be
+	// empty.
 	Addrs []netip.Prefix
 	// Gateway, when valid, becomes the next hop of the default route
 	// 0.0.0.0/0 through this interface.
