@@ -156,7 +156,11 @@ func (c *PCB) process(seg *segment, idle time.Duration) {
 	case segLen == 0 && wnd == 0:
 		ok = seg.seq == c.rcvNxt
 	case segLen == 0:
-		ok = seqInRange(seg.seq, c.rcvNxt, c.rcvNxt+uint32(wnd))
+		// a bare ACK may sit at the right edge: a peer that filled our
+		// window sends its ACKs with SEQ = SND.NXT = RCV.NXT+RCV.WND, and
+		// dropping them would leave the ACK field unread until the peer
+		// sends data again (as Linux tcp_sequence and BSD tcp_input)
+		ok = seqInRange(seg.seq, c.rcvNxt, c.rcvNxt+uint32(wnd)+1)
 	case wnd > 0:
 		ok = seqInRange(seg.seq, c.rcvNxt, c.rcvNxt+uint32(wnd)) ||
 			seqInRange(seg.seq+uint32(segLen)-1, c.rcvNxt, c.rcvNxt+uint32(wnd))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/featherip/featherip/link/fault"
 	"github.com/featherip/featherip/tcp/cc"
+	"github.com/featherip/featherip/wire"
 )
 
 // TestGoodputSACKvsNoSACK moves 3 MiB each way over a 20 ms RTT link
@@ -261,5 +262,85 @@ func TestCongestionFactory(t *testing.T) {
 	e2 := newEnv(t, Config{})
 	if k2 := e2.dial(mssOnly(), 1); k2.c.cc.Name() != "cubic" {
 		t.Fatalf("default algorithm %s", k2.c.cc.Name())
+	}
+}
+
+// TestBareACKAtRightWindowEdge: a peer that filled our receive window
+// sends its bare ACKs with SEQ = SND.NXT = RCV.NXT+RCV.WND. Such an ACK is
+// taken (as Linux and BSD do); were it dropped as outside the window, our
+// data would wait for the peer's next data segment, after a lost segment
+// its retransmission timeout. A bare segment beyond the edge is still
+// dropped.
+func TestBareACKAtRightWindowEdge(t *testing.T) {
+	e := newEnv(t, Config{})
+	k := e.accept(mssOnly(), 1)
+	if n, err := k.c.Write([]byte("hello")); n != 5 || err != nil {
+		t.Fatal(n, err)
+	}
+	e.one()
+	c := k.c
+	wnd := c.rcvAdv - c.rcvNxt
+	if wnd == 0 {
+		t.Fatal("no receive window announced")
+	}
+	drops := e.p.Stats().DropOutOfWindow
+	s := k.seg(fACK, nil)
+	s.seq, s.ack = c.rcvNxt+wnd+1, k.ourSeq+2
+	k.inject(s) // beyond the edge: dropped, answered with an ACK
+	if e.p.Stats().DropOutOfWindow != drops+1 || c.sndUna != k.ourSeq || e.one().flags != fACK {
+		t.Fatalf("segment beyond the window: drops %d->%d, SND.UNA %d (want %d)", drops, e.p.Stats().DropOutOfWindow, c.sndUna, k.ourSeq)
+	}
+	s.seq, s.ack = c.rcvNxt+wnd, k.ourSeq+5
+	k.inject(s) // at the edge: its ACK is processed
+	if c.sndUna != k.ourSeq+5 || k.sent != 5 || e.p.Stats().DropOutOfWindow != drops+1 {
+		t.Fatalf("bare ACK at the right edge ignored: SND.UNA %d, want %d; sent %d", c.sndUna, k.ourSeq+5, k.sent)
+	}
+	e.none()
+}
+
+// TestRetransmissionKeepsSegmentWhole: a segment first sent with only the
+// timestamp option is retransmitted whole after the connection started to
+// carry SACK blocks for the peer's out-of-order data; the blocks that do
+// not fit are left out (RFC 2018 §3) rather than the retransmission cut
+// short, which would leave a sliver to retransmit and to lose separately.
+func TestRetransmissionKeepsSegmentWhole(t *testing.T) {
+	e := newEnv(t, Config{})
+	k := e.accept(synOpts(), 1)
+	data := make([]byte, 4*1448)
+	if n, err := k.c.Write(data); n != len(data) || err != nil {
+		t.Fatal(n, err)
+	}
+	out := e.out()
+	if len(out) != 4 || len(out[0].data) != 1448 {
+		t.Fatalf("want 4 segments of 1448 bytes, got %v", fmtSegs(out))
+	}
+	// out-of-order data from the peer: from now on our segments carry a
+	// SACK block for it
+	s := k.seg(fACK, []byte("later"))
+	s.seq += 100
+	k.inject(s)
+	if a := e.one(); a.opts.NumSACK != 1 {
+		t.Fatalf("want an ACK with one SACK block, got %v", a)
+	}
+	// the first segment is lost: SACKs for the three others
+	for i := 2; i <= 4; i++ {
+		d := k.seg(fACK, nil)
+		d.opts.NumSACK = 1
+		d.opts.SACK[0] = wire.SACKBlock{Left: k.ourSeq + 1448, Right: k.ourSeq + uint32(i*1448)}
+		k.inject(d)
+	}
+	var rtx []tseg
+	for _, o := range e.out() {
+		if len(o.data) > 0 && seqLT(o.seq, k.ourSeq+1448) {
+			rtx = append(rtx, o)
+		}
+	}
+	if len(rtx) == 0 {
+		t.Fatal("no retransmission")
+	}
+	for _, o := range rtx {
+		if o.seq != k.ourSeq || len(o.data) != 1448 {
+			t.Fatalf("want whole 1448-byte retransmissions at %d, got %v", k.ourSeq, fmtSegs(rtx))
+		}
 	}
 }

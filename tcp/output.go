@@ -56,6 +56,20 @@ func (c *PCB) maxPayload() int {
 	return max(c.sndMSS-o.EncodedLen(), 1)
 }
 
+// rexmitPayload returns the data bytes a retransmission may carry: those
+// that fit beside our options without SACK blocks, which xmit then leaves
+// out as far as they do not fit (RFC 2018 §3: as many blocks as the space
+// allows, the most recent first). So a segment sent before we had SACK
+// blocks to report goes out again whole, not as a shorter segment plus a
+// sliver for its last bytes: each extra retransmitted segment is one more
+// that can be lost, and a lost retransmission costs an RTO.
+func (c *PCB) rexmitPayload() int {
+	var o wire.TCPOptions
+	c.fillOptions(&o, wire.TCPFlagACK)
+	o.NumSACK = 0
+	return max(c.sndMSS-o.EncodedLen(), 1)
+}
+
 // rcvWindowField computes the window to announce and records the right
 // edge in rcvAdv. It follows receiver silly window avoidance (RFC 1122
 // §4.2.3.3) and never shrinks the window (RFC 9293 §3.8.6.2.2).
@@ -105,6 +119,11 @@ func (c *PCB) xmit(seq uint32, n int, flags uint8, retrans bool) bool {
 	syn := flags&wire.TCPFlagSYN != 0
 	o := &p.opts
 	c.fillOptions(o, flags)
+	if n > 0 && n <= c.sndMSS {
+		for o.NumSACK > 0 && o.EncodedLen()+n > c.sndMSS {
+			o.NumSACK-- // a retransmission sized by rexmitPayload
+		}
+	}
 	ol := o.EncodedLen()
 	h := wire.TCPHeader{
 		SrcPort: c.local.Port(), DstPort: c.remote.Port(),
@@ -300,14 +319,19 @@ func (c *PCB) sendNew(force bool) bool {
 		usable = max(c.sndWnd-flight, 1)
 	}
 	mp := c.maxPayload()
-	n := max(min(avail, usable, c.gsoLimit(mp)), 0)
+	resend := seqLT(c.sndNxt, c.sndMax) // after a timeout or an MSS drop
+	lim := c.gsoLimit(mp)
+	if resend && lim == mp {
+		mp = c.rexmitPayload() // the segments as first sent
+		lim = mp
+	}
+	n := max(min(avail, usable, lim), 0)
 	if n > mp {
 		n -= n % mp // whole segments only in a super-segment (gso.go)
 	}
 	if avail > 0 && n == 0 {
 		return false
 	}
-	resend := seqLT(c.sndNxt, c.sndMax) // after a timeout or an MSS drop
 	if !force && !resend && n < mp && n < avail {
 		// sender SWS avoidance: a partial segment only when it is a large
 		// share of the largest window the peer offered

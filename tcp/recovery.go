@@ -81,7 +81,7 @@ func (c *PCB) enterRecovery() {
 // retransmitUna resends the segment at SND.UNA.
 func (c *PCB) retransmitUna() {
 	inflight := int(c.sndMax - c.sndUna)
-	n := min(c.maxPayload(), c.sb.len(), inflight)
+	n := min(c.rexmitPayload(), c.sb.len(), inflight)
 	if n == 0 && !(c.finQueued && c.sndMax != c.sndUna) {
 		return
 	}
@@ -118,7 +118,7 @@ func (c *PCB) sackSend() bool {
 			c.rescueUsed = true // at most one rescue per recovery (RFC 6675 §4 rule 4)
 		}
 		if ok && seqLT(seq, c.sndMax) && seqGEQ(seq, c.sndUna) {
-			n = min(n, c.maxPayload())
+			n = min(n, c.rexmitPayload())
 			if seqGT(seq+uint32(n), c.sndMax) {
 				n = int(c.sndMax - seq)
 			}
