@@ -434,7 +434,7 @@ func TestTCPOptions(t *testing.T) {
 		t.Errorf("SetReadBuffer(-1): %v, want EINVAL", err)
 	}
 	// a small send buffer bounds what Write queues before it blocks
-	c1.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	c1.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	c2.CloseRead() // the peer keeps its window open; writes still flow
 	n, err := c1.Write(make([]byte, 1<<20))
 	if err != nil || n != 1<<20 {
@@ -502,7 +502,7 @@ func TestTCPWriteToReadFrom(t *testing.T) {
 	// WriteTo stops at the read deadline with what it moved
 	c5, c6, _ := tcpConnPair(t, a, b)
 	c5.Write([]byte("abc"))
-	c6.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	c6.SetReadDeadline(time.Now().Add(time.Second))
 	var sink bytes.Buffer
 	n, err := c6.WriteTo(&sink)
 	if n != 3 || sink.String() != "abc" || !errors.Is(err, os.ErrDeadlineExceeded) {
