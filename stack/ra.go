@@ -116,10 +116,12 @@ func (s *Stack) handleRouterAdvert(n *nic, src, dst netip.Addr, m wire.ICMPv6) {
 	if life > 0 {
 		a.rsLeft = 0 // RFC 4861 6.3.7
 	}
+	slla := false
 	ra.ForEachOption(func(o wire.NDPOption) bool {
 		switch o.Type() {
 		case wire.NDPOptSourceLinkAddr:
 			if mac, ok := o.LinkLayerAddr(); ok {
+				slla = true
 				s.ndpNoteLinkAddr(n, src, mac, true) // RFC 4861 6.3.4
 			}
 		case wire.NDPOptMTU:
@@ -143,6 +145,11 @@ func (s *Stack) handleRouterAdvert(n *nic, src, dst netip.Addr, m wire.ICMPv6) {
 		}
 		return true
 	})
+	if !slla { // RFC 4861 6.3.4: an existing entry becomes a router's
+		if e := s.ip6.ndp.find(n.id, src.WithZone("")); e != nil && e.state != ndpStatic {
+			e.router = true
+		}
+	}
 }
 
 // raRouterUpdate adds, refreshes or (lifetime 0) removes router in n's

@@ -23,13 +23,16 @@ type raSpec struct {
 	mtu            uint32
 	rdnss          []netip.Addr
 	rdnssLife      uint32
+	noSLLA         bool // leave out the source link-layer address option
 }
 
 func raMsg(r raSpec) []byte {
 	b := make([]byte, 1024)
 	a := wire.NDPRouterAdvert{CurHopLimit: r.hopLimit, RouterLifetime: r.lifetime, ReachableTime: r.reach, RetransTimer: r.retrans}
 	l := a.Encode(b)
-	l += wire.PutNDPLinkLayerOption(b[l:], wire.NDPOptSourceLinkAddr, routerMAC)
+	if !r.noSLLA {
+		l += wire.PutNDPLinkLayerOption(b[l:], wire.NDPOptSourceLinkAddr, routerMAC)
+	}
 	for _, p := range r.prefixes {
 		l += wire.PutNDPPrefixInfo(b[l:], p.p, p.flags, p.valid, p.pref)
 	}
@@ -536,8 +539,10 @@ func TestNAClearingRouterFlagRemovesDefaultRouter(t *testing.T) {
 	if isRouter(routerLL) || e.s.Stats().NDP.RouterToHost != 1 {
 		t.Fatalf("neighbor still a router, or not counted: %+v", e.s.Stats().NDP)
 	}
-	// A later router advertisement makes it a default router again.
-	e.sendRA(raSpec{lifetime: 1800})
+	// A later router advertisement makes it a default router again, and
+	// marks its existing neighbor entry a router even without a source
+	// link-layer address option (RFC 4861 6.3.4).
+	e.sendRA(raSpec{lifetime: 1800, noSLLA: true})
 	if !slices.Contains(e.s.DefaultRouters(e.nic), routerLL) || !isRouter(routerLL) {
 		t.Fatal("router not restored by its advertisement")
 	}
