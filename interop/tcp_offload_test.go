@@ -80,26 +80,7 @@ func TestTCPOffloadBothWays(t *testing.T) {
 
 	size := transferSize()
 	// kernel -> featherip: the sink hashes and answers with the hash.
-	c, err := e.dialKernel(featherIP + ":9")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(transferTimeout()))
-	start := time.Now()
-	sent := newStream(7)
-	done := kernelSend(c, sent, size)
-	reply, err := io.ReadAll(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if string(reply) != sent.sum()+"\n" {
-		t.Fatalf("sink hash %q, want %q", reply, sent.sum())
-	}
-	t.Logf("kernel -> featherip: %d MiB in %v (%s)", size>>20, time.Since(start).Round(time.Millisecond), rate(size, time.Since(start)))
+	e.kernelToSink(t, "tcp4", featherIP+":9", size, 7)
 
 	// featherip -> kernel: a Go listener in the namespace hashes.
 	var ln net.Listener
@@ -128,7 +109,7 @@ func TestTCPOffloadBothWays(t *testing.T) {
 		got <- hex.EncodeToString(h.Sum(nil))
 	}()
 	out := newStream(8)
-	start = time.Now()
+	start := time.Now()
 	f := e.dialFeather(t, kernelIP+":9002", out, size)
 	var sum string
 	select {

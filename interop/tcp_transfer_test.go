@@ -75,19 +75,28 @@ func TestTCPKernelEcho(t *testing.T) {
 // what featherip received), then featherip's FIN.
 func TestTCPKernelSinkHalfClose(t *testing.T) {
 	e := setupTCP(t, tcp.Config{})
-	c, err := e.dialKernel(featherIP + ":9")
+	e.kernelToSink(t, "tcp4", featherIP+":9", transferSize(), 2)
+	e.checkClean(t)
+}
+
+// kernelToSink has the kernel dial featherip's sink at addr, send size
+// bytes of newStream(seed) and half-close, then read the sink's reply
+// until featherip's FIN: the reply must be the hash of what it sent, and
+// the sink must have counted size bytes.
+func (e *tcpEnv) kernelToSink(t *testing.T, network, addr string, size int64, seed byte) {
+	t.Helper()
+	c, err := nsDial(e.ns, network, addr)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("the kernel connects to featherip's sink at %s: %v", addr, err)
 	}
 	defer c.Close()
-	size := transferSize()
 	c.SetDeadline(time.Now().Add(transferTimeout()))
 	start := time.Now()
-	sent := newStream(2)
+	sent := newStream(seed)
 	done := kernelSend(c, sent, size)
 	reply, err := io.ReadAll(c) // the reply, then EOF at featherip's FIN
 	if err != nil {
-		t.Fatalf("reading the sink's reply: %v", err)
+		t.Fatalf("reading the sink's reply: %v (send: %v)", err, <-done)
 	}
 	if err := <-done; err != nil {
 		t.Fatalf("sending: %v", err)
@@ -101,8 +110,7 @@ func TestTCPKernelSinkHalfClose(t *testing.T) {
 	if n != size {
 		t.Errorf("sink counted %d bytes, want %d", n, size)
 	}
-	t.Logf("kernel -> featherip: %d MiB in %v (%s)", size>>20, el.Round(time.Millisecond), rate(size, el))
-	e.checkClean(t)
+	t.Logf("kernel -> featherip %s: %d MiB in %v (%s)", addr, size>>20, el.Round(time.Millisecond), rate(size, el))
 }
 
 // checkClean fails the test for errors the services saw.

@@ -99,26 +99,7 @@ func TestTCPWholeRunPcap(t *testing.T) {
 	}
 
 	// Linux -> featherip, then Linux half-closes and reads the sink's hash.
-	c, err := e.dialKernel(featherIP + ":9")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(transferTimeout()))
-	start := time.Now()
-	sent := newStream(11)
-	done := kernelSend(c, sent, size)
-	reply, err := io.ReadAll(c)
-	if err != nil {
-		t.Fatalf("reading the sink's reply: %v", err)
-	}
-	if err := <-done; err != nil {
-		t.Fatalf("sending: %v", err)
-	}
-	if string(reply) != sent.sum()+"\n" {
-		t.Fatalf("sink hash %q, want %q", reply, sent.sum())
-	}
-	t.Logf("kernel -> featherip: %d MiB in %v (%s)", size>>20, time.Since(start).Round(time.Millisecond), rate(size, time.Since(start)))
+	e.kernelToSink(t, "tcp4", featherIP+":9", size, 11)
 
 	// featherip -> Linux, then featherip half-closes and receives the hash
 	// of what Linux received, then Linux's FIN.
@@ -142,7 +123,7 @@ func TestTCPWholeRunPcap(t *testing.T) {
 		kerr <- err
 	}()
 	out := newStream(12)
-	start = time.Now()
+	start := time.Now()
 	f := e.dialFeather(t, kernelIP+":9004", out, size)
 	f.wait(t, e, transferTimeout())
 	if err := <-kerr; err != nil {

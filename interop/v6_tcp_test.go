@@ -1,7 +1,6 @@
 package interop
 
 import (
-	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
@@ -9,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/featherip/featherip/stack"
 )
 
 // TestV6TCPKernelToFeatherip: the kernel sends 64 MiB (1 GiB with
@@ -19,36 +16,7 @@ import (
 // computed: equal to its own.
 func TestV6TCPKernelToFeatherip(t *testing.T) {
 	e := setup6(t, v6Options{})
-	var c net.Conn
-	if err := e.ns.Do(func() error {
-		var err error
-		c, err = net.DialTimeout("tcp6", "["+featherIP6+"]:9", 5*time.Second)
-		return err
-	}); err != nil {
-		t.Fatalf("the kernel connects to featherip over IPv6: %v", err)
-	}
-	defer c.Close()
-	size := transferSize()
-	c.SetDeadline(time.Now().Add(transferTimeout()))
-	start := time.Now()
-	sent := newStream(61)
-	done := kernelSend(c, sent, size)
-	reply, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		t.Fatalf("reading featherip's hash: %v (send: %v)", err, <-done)
-	}
-	if err := <-done; err != nil {
-		t.Fatalf("kernel send: %v", err)
-	}
-	if got, want := strings.TrimSpace(reply), sent.sum(); got != want {
-		t.Fatalf("featherip hashed %s, the kernel sent %s", got, want)
-	}
-	t.Logf("%d MiB kernel -> featherip over IPv6 in %v (%s)", size>>20, time.Since(start).Round(time.Millisecond), rate(size, time.Since(start)))
-	var n int64
-	e.host.Do(func(*stack.Stack) { n = e.sinkBytes })
-	if n != size {
-		t.Errorf("sink received %d bytes, want %d", n, size)
-	}
+	e.kernelToSink(t, "tcp6", "["+featherIP6+"]:9", transferSize(), 61)
 }
 
 // TestV6TCPFeatheripToKernel: featherip connects over IPv6 to a kernel
