@@ -71,10 +71,10 @@ func DefaultTargets() []Target {
 				}
 				return false, fmt.Sprintf("%.3f× of gVisor's (target ≤ 0.1×): %.0f B per connection pair over the %.0f B target", r, fip-gv/10, gv/10)
 			},
-			Blocker: "each end is one tcp.PCB of 888 bytes (an 896-byte allocation) and its entry in the connection table (a map keyed by the 64-byte address and port pair, about 170 B per end); " +
-				"the SACK scoreboard and the out-of-order queue come from free lists only while data is in flight, and buffers only while data flows. " +
-				"What remains inline is state that must outlive idle periods or is read on every segment: addresses and callbacks (136 B), sequence space and windows, send buffer state (104 B), CUBIC (88 B), counters (88 B), RTT estimator (56 B), timers. " +
-				"Reaching 1/10 (about 575 B per end) needs that data-path state split out of the PCB into pooled parts kept only while a connection is busy, and a smaller connection table key.",
+			Blocker: "each end is one tcp.PCB of 704 bytes (a 704-byte allocation) and about 20 B in the Protocol's tables (an open-addressing connection table of PCB pointers and the PCB list); " +
+				"the SACK scoreboard and the out-of-order queue come from free lists only while data is in flight, the send buffer's storage from the first write, listener and non-default keepalive state from their own small structs. " +
+				"What remains inline is state that must outlive idle periods or is read on every segment: addresses and callbacks (96 B), sequence space and windows, CUBIC (88 B + 16 B interface), RTT estimator (56 B, 32 of them per-protocol bounds), counters (56 B), timers (64 B). " +
+				"Reaching 1/10 (about 575 B per end) needs congestion control and loss recovery state split out into pooled parts released after an idle period (RFC 5681 §4.1), and the RTT bounds read from the Protocol.",
 		},
 		{
 			Name: "zero allocations per packet on the UDP, ICMP and TCP bulk paths",

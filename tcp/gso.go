@@ -1,6 +1,10 @@
 package tcp
 
-import "github.com/featherip/featherip/wire"
+import (
+	"math"
+
+	"github.com/featherip/featherip/wire"
+)
 
 // Segmentation offload (TSO). When the interface that carries a
 // connection segments TCP super-frames (stack.GSOMaxSize > 0, a Linux TAP
@@ -22,7 +26,7 @@ func (c *PCB) gsoLimit(mp int) int {
 		c.gsoMax = 0
 		p := c.p
 		if _, nic, _, err := p.s.Route(c.remote.Addr()); err == nil {
-			c.gsoMax = p.s.GSOMaxSize(nic, c.remote.Addr().Is6() && !c.remote.Addr().Is4In6())
+			c.gsoMax = int32(min(p.s.GSOMaxSize(nic, c.remote.Addr().Is6() && !c.remote.Addr().Is4In6()), math.MaxInt32))
 		}
 	}
 	if c.gsoMax == 0 {
@@ -32,5 +36,5 @@ func (c *PCB) gsoLimit(mp int) int {
 	if c.remote.Addr().Is6() {
 		hdrs = wire.IPv6HeaderLen + wire.TCPMaxHeaderLen
 	}
-	return max(mp, (c.gsoMax-hdrs)/mp*mp)
+	return max(mp, (int(c.gsoMax)-hdrs)/mp*mp)
 }

@@ -26,7 +26,7 @@ func (p *Protocol) HandleICMPError(e *stack.ICMPError) {
 	seq := binary.BigEndian.Uint32(e.Quoted[4:8])
 	local := netip.AddrPortFrom(e.Src.WithZone("").Unmap(), sport)
 	remote := netip.AddrPortFrom(e.Dst.WithZone("").Unmap(), dport)
-	c := p.conns[connKey{local, remote}]
+	c := p.conns.get(local, remote)
 	if c == nil {
 		return
 	}

@@ -71,7 +71,7 @@ func (p *Protocol) Deliver(pk *stack.Packet) bool {
 	*seg = segment{seq: t.Seq(), ack: t.Ack(), flags: t.Flags(), wnd: t.Window(), data: t.Payload(), opts: opts}
 	local := netip.AddrPortFrom(pk.Dst.WithZone(""), t.DstPort())
 	remote := netip.AddrPortFrom(pk.Src.WithZone(""), t.SrcPort())
-	if c := p.conns[connKey{local, remote}]; c != nil {
+	if c := p.conns.get(local, remote); c != nil {
 		if c.state == TimeWait && seg.flags&(wire.TCPFlagSYN|wire.TCPFlagACK|wire.TCPFlagRST) == wire.TCPFlagSYN &&
 			seqGT(seg.seq, c.rcvNxt) && p.findListener(local) != nil {
 			// a new incarnation: TIME_WAIT gives way (RFC 9293 §3.10.7.4 note, RFC 6191)
@@ -407,13 +407,13 @@ func (c *PCB) establish(seg *segment) bool {
 		c.setState(FinWait1)
 	}
 	if l := c.listener; l != nil {
-		l.halfOpen--
+		l.ls.halfOpen--
 		c.listener = nil
-		if l.onAccept == nil || l.freed {
+		if l.ls.onAccept == nil || l.freed {
 			c.abort(nil)
 			return false
 		}
-		l.onAccept(l, c)
+		l.ls.onAccept(l, c)
 	} else if f := c.onConnected; f != nil {
 		f(c, nil)
 	}
@@ -611,7 +611,7 @@ func (c *PCB) processData(seg *segment) {
 		c.finReceived()
 		return
 	}
-	c.unackedSeg += max(1, len(data)/c.advMSS) // a coalesced (GRO) segment counts as what it was
+	c.unackedSeg += int32(max(1, len(data)/c.advMSS)) // a coalesced (GRO) segment counts as what it was
 	if p.cfg.NoDelayedACK || c.unackedSeg >= 2 {
 		c.ackNow = true
 	} else if c.delackAt == 0 && !c.ackNow {

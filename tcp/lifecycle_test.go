@@ -54,8 +54,8 @@ func TestSynReceivedRetransmitAndGiveUp(t *testing.T) {
 	e.one()
 	e.advance(10 * time.Second)
 	e.none()
-	if e.p.NumPCBs() != 1 || l.halfOpen != 0 || e.p.Stats().AttemptFails != 1 {
-		t.Fatalf("pcbs %d halfOpen %d", e.p.NumPCBs(), l.halfOpen)
+	if e.p.NumPCBs() != 1 || l.ls.halfOpen != 0 || e.p.Stats().AttemptFails != 1 {
+		t.Fatalf("pcbs %d halfOpen %d", e.p.NumPCBs(), l.ls.halfOpen)
 	}
 }
 

@@ -30,7 +30,7 @@ func (l *PCB) listenInput(seg *segment, local, remote netip.AddrPort) {
 	if !seg.has(wire.TCPFlagSYN) || seg.has(wire.TCPFlagFIN) {
 		return
 	}
-	if l.halfOpen >= l.backlog {
+	if l.ls.halfOpen >= l.ls.backlog {
 		if !p.cfg.DisableSYNCookies {
 			l.sendCookie(seg, local, remote)
 			return
@@ -61,8 +61,8 @@ func (l *PCB) listenInput(seg *segment, local, remote netip.AddrPort) {
 	c.maxSndWnd = c.sndWnd
 	c.sndWl1, c.sndWl2 = seg.seq, c.iss
 	c.listener = l
-	l.halfOpen++
-	p.conns[connKey{local, remote}] = c
+	l.ls.halfOpen++
+	p.conns.put(c)
 	c.inConns = true
 	c.setState(SynReceived)
 	p.stats.PassiveOpens++
@@ -70,12 +70,20 @@ func (l *PCB) listenInput(seg *segment, local, remote netip.AddrPort) {
 	c.updateNext()
 }
 
+// listenState is what only a listener needs; it is allocated by Listen
+// (or by OnAccept when that comes first), so connections do without it.
+type listenState struct {
+	onAccept func(l, c *PCB)
+	backlog  int // bound on half-open (SYN_RCVD) connections
+	halfOpen int
+}
+
 // inherit copies the listener's settings to a new connection.
 func (l *PCB) inherit(c *PCB) {
 	c.noDelay, c.autoRecved, c.lingerZero = l.noDelay, l.autoRecved, l.lingerZero
-	c.keepAlive, c.keepIdle, c.keepIntvl, c.keepCount = l.keepAlive, l.keepIdle, l.keepIntvl, l.keepCount
+	c.keepAlive, c.keep = l.keepAlive, l.keep // keepOpts are shared, never modified
 	c.sndBufSize, c.rcvBufSize = l.sndBufSize, l.rcvBufSize
-	c.sb.limit = l.sndBufSize
+	c.sb.limit = int32(l.sndBufSize)
 }
 
 // sendCookie answers a SYN beyond the backlog statelessly: the ISN of the
@@ -131,15 +139,15 @@ func (l *PCB) acceptCookie(seg *segment, local, remote netip.AddrPort, mss int) 
 	c.maxSndWnd = c.sndWnd
 	c.sndWl1, c.sndWl2 = seg.seq, seg.ack
 	c.startData()
-	p.conns[connKey{local, remote}] = c
+	p.conns.put(c)
 	c.inConns = true
 	c.setState(Established)
 	p.stats.PassiveOpens++
-	if l.onAccept == nil {
+	if l.ls.onAccept == nil {
 		c.abort(nil)
 		return
 	}
-	l.onAccept(l, c)
+	l.ls.onAccept(l, c)
 	if c.freed {
 		return
 	}

@@ -74,7 +74,7 @@ func (c *PCB) rexmitPayload() int {
 // edge in rcvAdv. It follows receiver silly window avoidance (RFC 1122
 // §4.2.3.3) and never shrinks the window (RFC 9293 §3.8.6.2.2).
 func (c *PCB) rcvWindowField(syn bool) uint16 {
-	space := max(c.rcvBufSize-c.unrecved, 0)
+	space := max(int(c.rcvBufSize)-c.unrecved, 0)
 	if syn {
 		w := min(space, 0xffff)
 		c.rcvAdv = c.rcvNxt + uint32(w)
@@ -99,7 +99,7 @@ func (c *PCB) rcvWindowField(syn bool) uint16 {
 func (c *PCB) candidateEdge(space int) uint32 {
 	space = min(space, 0xffff<<c.rcvScale)
 	edge := c.rcvNxt + uint32(space)
-	if seqGT(edge, c.rcvAdv) && int(edge-c.rcvAdv) >= min(c.rcvBufSize/2, c.advMSS) {
+	if seqGT(edge, c.rcvAdv) && int(edge-c.rcvAdv) >= min(int(c.rcvBufSize)/2, c.advMSS) {
 		return edge
 	}
 	return c.rcvAdv
@@ -108,7 +108,7 @@ func (c *PCB) candidateEdge(space int) uint32 {
 // windowUpdateDue reports whether the window grew enough since the last
 // announcement to send an update.
 func (c *PCB) windowUpdateDue() bool {
-	space := max(c.rcvBufSize-c.unrecved, 0)
+	space := max(int(c.rcvBufSize)-c.unrecved, 0)
 	return seqGT(c.candidateEdge(space), c.rcvAdv)
 }
 
@@ -163,14 +163,14 @@ func (c *PCB) xmit(seq uint32, n int, flags uint8, retrans bool) bool {
 	}
 	if retrans {
 		p.stats.RetransSegs += uint64(segs)
-		c.cnt.retrans += uint64(segs)
+		c.cnt.retrans += uint32(segs)
 	} else {
 		p.stats.OutSegs += uint64(segs)
 	}
 	if flags&wire.TCPFlagRST != 0 {
 		p.stats.OutRsts++
 	}
-	c.cnt.segsOut += uint64(segs)
+	c.cnt.segsOut += uint32(segs)
 	c.cnt.bytesSent += uint64(n)
 	if flags&wire.TCPFlagACK != 0 {
 		c.lastAckSent = c.rcvNxt

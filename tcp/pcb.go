@@ -16,45 +16,37 @@ type PCB struct {
 	// Fields are grouped by concern; within a group word-sized fields come
 	// first and the flags of every group sit together at the end, so the
 	// struct has no padding (an idle connection is mostly this struct).
-	p     *Protocol
-	index int // position in Protocol.pcbs, -1 when freed
+	p *Protocol
 
 	local, remote netip.AddrPort
-	created       time.Duration
 	since         time.Duration // when the current state began
 
-	// callbacks
-	onAccept    func(l, c *PCB)
+	// callbacks (OnAccept's is in ls)
 	onConnected func(c *PCB, err error)
 	onRecv      func(c *PCB, data []byte)
 	onSent      func(c *PCB, n int)
 	onError     func(c *PCB, err error)
 
-	// listener
-	listener *PCB // the listener a passive connection came from, until accepted
-	backlog  int
-	halfOpen int
+	// listening
+	listener *PCB         // the listener a passive connection came from, until accepted
+	ls       *listenState // a listener's own state (and OnAccept's callback before Listen)
 
 	// options set by the application
-	keepIdle  time.Duration
-	keepIntvl time.Duration
-	keepCount int
+	keep *keepOpts // keepalive settings, nil for the protocol's defaults (keepalive.go)
 
 	// send sequence space (RFC 9293 §3.3.1)
-	sndWnd     int
-	maxSndWnd  int
-	sndMSS     int // payload bytes per segment, options excluded
-	gsoMax     int // largest segment (IP length) the route's interface segments (TSO), 0 none, -1 not yet asked (gso.go)
-	advMSS     int // the MSS we announced
-	sb         sendBuf
-	sndBufSize int
-	iss        uint32
-	sndUna     uint32
-	sndNxt     uint32
-	sndMax     uint32 // highest sequence number sent + 1
-	sndWl1     uint32
-	sndWl2     uint32
-	finSeq     uint32
+	sndWnd    int
+	maxSndWnd int
+	sndMSS    int // payload bytes per segment, options excluded
+	advMSS    int // the MSS we announced
+	sb        sendBuf
+	iss       uint32
+	sndUna    uint32
+	sndNxt    uint32
+	sndMax    uint32 // highest sequence number sent + 1
+	sndWl1    uint32
+	sndWl2    uint32
+	finSeq    uint32
 
 	// receive sequence space
 	irs         uint32
@@ -62,7 +54,6 @@ type PCB struct {
 	rcvAdv      uint32 // right edge of the window we announced
 	lastAckSent uint32
 	rttSeq      uint32 // the sequence number being timed (RTT, below)
-	rcvBufSize  int
 	unrecved    int
 	ooo         oooQueue
 
@@ -73,11 +64,7 @@ type PCB struct {
 	// timers: absolute deadlines, 0 when not armed; next is their minimum
 	rtoAt, persistAt, delackAt, keepAt, closeAt time.Duration
 	next                                        time.Duration
-	hidx                                        int  // position + 1 in Protocol.theap, 0 when not queued
 	twPrev, twNext                              *PCB // the TIME_WAIT list, while in TIME_WAIT
-	retries                                     int  // consecutive timeouts (RTO or SYN)
-	persistShift                                int
-	keepProbes                                  int
 	lastRecv                                    time.Duration
 	lastSend                                    time.Duration
 
@@ -95,10 +82,18 @@ type PCB struct {
 	inflate int         // NewReno window inflation
 	sack    *scoreboard // nil while nothing is in flight (active.go)
 
-	// ACK generation
-	unackedSeg int // full-sized segments received since the last ACK
-
 	cnt pcbCounters
+
+	// 32-bit fields of the groups above, in pairs
+	gsoMax       int32 // largest segment (IP length) the route's interface segments (TSO), 0 none, -1 not yet asked (gso.go)
+	sndBufSize   int32
+	rcvBufSize   int32
+	unackedSeg   int32 // full-sized segments received since the last ACK (ACK generation)
+	index        int32 // position in Protocol.pcbs, -1 when freed
+	hidx         int32 // position + 1 in Protocol.theap, 0 when not queued (timers)
+	retries      int32 // consecutive timeouts (RTO or SYN)
+	persistShift int32
+	keepProbes   int32 // unanswered keepalive probes
 
 	// small fields of the groups above
 	tsRecentHour       uint16 // when tsRecent was last set, in hours of the stack clock (RFC 7323 §5.5, input.go)
@@ -130,7 +125,12 @@ type PCB struct {
 // connection c. Set c's callbacks inside it; data that came with the
 // handshake is delivered after it returns. A listener without OnAccept
 // resets the connections it would accept.
-func (c *PCB) OnAccept(f func(l, c *PCB)) { c.onAccept = f }
+func (c *PCB) OnAccept(f func(l, c *PCB)) {
+	if c.ls == nil {
+		c.ls = new(listenState)
+	}
+	c.ls.onAccept = f
+}
 
 // OnConnected sets the callback Connect reports to: err is nil once the
 // connection is established, else ErrConnRefused, ErrTimeout,
@@ -178,15 +178,7 @@ func (c *PCB) SetAutoRecved(on bool) { c.autoRecved = on }
 // protocol defaults.
 func (c *PCB) SetKeepAlive(on bool, idle, interval time.Duration, count int) {
 	c.keepAlive = on
-	if idle > 0 {
-		c.keepIdle = idle
-	}
-	if interval > 0 {
-		c.keepIntvl = interval
-	}
-	if count > 0 {
-		c.keepCount = count
-	}
+	c.setKeepOpts(idle, interval, count)
 	if c.state.synchronized() {
 		c.armKeepalive()
 	}
@@ -202,7 +194,7 @@ func (c *PCB) SetLinger(on bool, timeout time.Duration) { c.lingerZero = on && t
 // acknowledged.
 func (c *PCB) SetSendBuffer(n int) {
 	if n > 0 && n <= 1<<30 {
-		c.sndBufSize = n
+		c.sndBufSize = int32(n)
 		c.sb.setLimit(n)
 	}
 }
@@ -211,7 +203,7 @@ func (c *PCB) SetSendBuffer(n int) {
 // before Listen or Connect for the window scale to cover it (RFC 7323).
 func (c *PCB) SetRecvBuffer(n int) {
 	if n > 0 && n <= 1<<30 {
-		c.rcvBufSize = n
+		c.rcvBufSize = int32(n)
 	}
 }
 
@@ -278,7 +270,10 @@ func (c *PCB) Listen(local netip.AddrPort, backlog int) error {
 	if backlog <= 0 {
 		backlog = 128
 	}
-	c.backlog = backlog
+	if c.ls == nil {
+		c.ls = new(listenState)
+	}
+	c.ls.backlog = backlog
 	c.isListener = true
 	c.p.listeners = append(c.p.listeners, c)
 	c.state = Listen
@@ -317,7 +312,7 @@ func (c *PCB) Connect(remote netip.AddrPort) error {
 			return err
 		}
 	} else if p.portInUse(netip.AddrPortFrom(la, port), false, remote) {
-		if _, ok := p.conns[connKey{netip.AddrPortFrom(la, port), remote}]; ok {
+		if p.conns.get(netip.AddrPortFrom(la, port), remote) != nil {
 			return ErrAddrInUse
 		}
 	}
@@ -329,7 +324,7 @@ func (c *PCB) Connect(remote netip.AddrPort) error {
 	c.sndUna, c.sndNxt, c.sndMax = c.iss, c.iss, c.iss
 	c.recover = c.iss
 	c.rcvScale = c.chooseRcvScale()
-	p.conns[connKey{c.local, c.remote}] = c
+	p.conns.put(c)
 	c.inConns = true
 	c.setState(SynSent)
 	p.stats.ActiveOpens++
@@ -387,7 +382,7 @@ func (c *PCB) writable() error {
 
 func (c *PCB) afterWrite() {
 	if c.sb.limit == 0 {
-		c.sb.setLimit(c.sndBufSize)
+		c.sb.setLimit(int(c.sndBufSize))
 	}
 	if !c.inInput && c.state.synchronized() {
 		c.p.now = c.p.s.Now()
@@ -466,7 +461,10 @@ func (c *PCB) Close() error {
 	if c.freed {
 		return ErrClosed
 	}
-	c.onAccept, c.onConnected, c.onRecv, c.onSent, c.onError = nil, nil, nil, nil, nil
+	c.onConnected, c.onRecv, c.onSent, c.onError = nil, nil, nil, nil
+	if c.ls != nil {
+		c.ls.onAccept = nil
+	}
 	c.p.now = c.p.s.Now()
 	switch c.state {
 	case Closed, SynSent:
@@ -523,18 +521,18 @@ func (c *PCB) Stats() PCBStats {
 		Timestamps:       c.tsOK,
 		Unsent:           c.unsent(),
 		Unrecved:         c.unrecved,
-		SegsIn:           c.cnt.segsIn,
-		SegsOut:          c.cnt.segsOut,
+		SegsIn:           uint64(c.cnt.segsIn),
+		SegsOut:          uint64(c.cnt.segsOut),
 		BytesSent:        c.cnt.bytesSent,
 		BytesAcked:       c.cnt.bytesAcked,
 		BytesReceived:    c.cnt.bytesReceived,
-		Retransmits:      c.cnt.retrans,
-		FastRetrans:      c.cnt.fastRetrans,
-		Timeouts:         c.cnt.timeouts,
-		DupACKsIn:        c.cnt.dupAcks,
+		Retransmits:      uint64(c.cnt.retrans),
+		FastRetrans:      uint64(c.cnt.fastRetrans),
+		Timeouts:         uint64(c.cnt.timeouts),
+		DupACKsIn:        uint64(c.cnt.dupAcks),
 		OOOQueued:        int(c.ooo.bytes),
-		Recoveries:       c.cnt.recoveries,
-		ZeroWindowProbes: c.cnt.probes,
+		Recoveries:       uint64(c.cnt.recoveries),
+		ZeroWindowProbes: uint64(c.cnt.probes),
 	}
 	if c.state.synchronized() || c.state == SynSent {
 		st.InFlight = int(c.sndMax - c.sndUna)
@@ -571,7 +569,7 @@ func (c *PCB) initConn(mtu int) {
 		}
 	}
 	c.tsOffset = uint32(p.s.Random())
-	c.sb.init(c.sndBufSize, p.cfg.MaxChunks)
+	c.sb.init(int(c.sndBufSize), p.cfg.MaxChunks)
 	c.ooo.init(p.cfg.MaxOOOSegments, p.cfg.MaxOOOBytes)
 	c.lastRecv = p.now
 	c.lastSend = p.now
@@ -616,7 +614,7 @@ func (c *PCB) free() {
 		return
 	}
 	if c.listener != nil && c.state == SynReceived {
-		c.listener.halfOpen--
+		c.listener.ls.halfOpen--
 	}
 	c.listener = nil
 	c.setState(Closed)

@@ -5,13 +5,22 @@ package tcp
 // Write) and reused; WriteNoCopy bytes stay in the caller's memory. A small
 // ring of chunk descriptors keeps their order; consecutive copied writes
 // share one chunk. Nothing here allocates after the first write.
+//
+// Only the sizes live in the PCB; the rings and their positions
+// (sendData) are allocated with the first write, so a connection that
+// never sent data carries 24 bytes of send buffer.
 type sendBuf struct {
-	ring         []byte
-	rhead, rlen  int // copied bytes: ring[rhead:] wrapping, rlen long
-	chunks       []chunk
-	chead, cn    int
-	total, limit int
-	maxChunks    int
+	d            *sendData // nil until the first write
+	total, limit int32     // bytes queued; the most that may be (at most 1 GiB)
+	maxChunks    int32
+}
+
+// sendData is the storage of a sendBuf that has been written to.
+type sendData struct {
+	ring        []byte
+	rhead, rlen int // copied bytes: ring[rhead:] wrapping, rlen long
+	chunks      []chunk
+	chead, cn   int
 }
 
 // chunk is a run of buffered bytes: n bytes in the ring (ref nil) or the
@@ -23,23 +32,23 @@ type chunk struct {
 
 func (b *sendBuf) init(limit, maxChunks int) {
 	if b.limit == 0 {
-		b.limit = limit
+		b.limit = int32(limit)
 	}
 	if b.maxChunks == 0 {
-		b.maxChunks = maxChunks
+		b.maxChunks = int32(min(maxChunks, 1<<30))
 	}
 }
 
 func (b *sendBuf) setLimit(n int) {
-	b.limit = n
+	b.limit = int32(n)
 	if b.maxChunks == 0 {
 		b.maxChunks = DefaultMaxChunks
 	}
 }
 
-func (b *sendBuf) len() int { return b.total }
+func (b *sendBuf) len() int { return int(b.total) }
 
-func (b *sendBuf) free() int { return max(b.limit-b.total, 0) }
+func (b *sendBuf) free() int { return max(int(b.limit-b.total), 0) }
 
 // write queues up to free() bytes of data, copied or by reference, and
 // returns how many.
@@ -48,60 +57,65 @@ func (b *sendBuf) write(data []byte, copyData bool) int {
 	if n == 0 {
 		return 0
 	}
-	if b.chunks == nil {
-		b.chunks = make([]chunk, b.maxChunks)
+	if b.d == nil {
+		b.d = &sendData{chunks: make([]chunk, b.maxChunks)}
 	}
+	d := b.d
 	last := -1
-	if b.cn > 0 {
-		last = (b.chead + b.cn - 1) % len(b.chunks)
+	if d.cn > 0 {
+		last = (d.chead + d.cn - 1) % len(d.chunks)
 	}
 	if copyData {
-		if last < 0 || b.chunks[last].ref != nil {
-			if b.cn == len(b.chunks) {
+		if last < 0 || d.chunks[last].ref != nil {
+			if d.cn == len(d.chunks) {
 				return 0
 			}
-			last = (b.chead + b.cn) % len(b.chunks)
-			b.chunks[last] = chunk{}
-			b.cn++
+			last = (d.chead + d.cn) % len(d.chunks)
+			d.chunks[last] = chunk{}
+			d.cn++
 		}
-		if len(b.ring) < b.limit {
-			b.grow(b.limit)
+		if len(d.ring) < int(b.limit) {
+			d.grow(int(b.limit))
 		}
-		n = min(n, len(b.ring)-b.rlen)
-		tail := (b.rhead + b.rlen) % len(b.ring)
-		k := copy(b.ring[tail:], data[:n])
-		copy(b.ring, data[k:n])
-		b.rlen += n
-		b.chunks[last].n += n
+		n = min(n, len(d.ring)-d.rlen)
+		tail := (d.rhead + d.rlen) % len(d.ring)
+		k := copy(d.ring[tail:], data[:n])
+		copy(d.ring, data[k:n])
+		d.rlen += n
+		d.chunks[last].n += n
 	} else {
-		if b.cn == len(b.chunks) {
+		if d.cn == len(d.chunks) {
 			return 0
 		}
-		last = (b.chead + b.cn) % len(b.chunks)
-		b.chunks[last] = chunk{ref: data[:n:n], n: n}
-		b.cn++
+		last = (d.chead + d.cn) % len(d.chunks)
+		d.chunks[last] = chunk{ref: data[:n:n], n: n}
+		d.cn++
 	}
-	b.total += n
+	b.total += int32(n)
 	return n
 }
 
 // grow replaces the ring by one of size n, keeping the queued bytes.
-func (b *sendBuf) grow(n int) {
+func (d *sendData) grow(n int) {
 	r := make([]byte, n)
-	if b.rlen > 0 {
-		k := copy(r, b.ring[b.rhead:min(b.rhead+b.rlen, len(b.ring))])
-		copy(r[k:], b.ring[:b.rlen-k])
+	if d.rlen > 0 {
+		k := copy(r, d.ring[d.rhead:min(d.rhead+d.rlen, len(d.ring))])
+		copy(r[k:], d.ring[:d.rlen-k])
 	}
-	b.ring, b.rhead = r, 0
+	d.ring, d.rhead = r, 0
 }
 
 // read copies the buffered bytes at offset off (from SND.UNA) into dst and
 // returns how many it copied.
 func (b *sendBuf) read(off int, dst []byte) int {
+	d := b.d
+	if d == nil {
+		return 0
+	}
 	done := 0
 	roff := 0 // ring offset (from rhead) of the current chunk
-	for i := 0; i < b.cn && done < len(dst); i++ {
-		ch := &b.chunks[(b.chead+i)%len(b.chunks)]
+	for i := 0; i < d.cn && done < len(dst); i++ {
+		ch := &d.chunks[(d.chead+i)%len(d.chunks)]
 		if off >= ch.n {
 			off -= ch.n
 			if ch.ref == nil {
@@ -113,9 +127,9 @@ func (b *sendBuf) read(off int, dst []byte) int {
 		if ch.ref != nil {
 			copy(dst[done:done+want], ch.ref[off:off+want])
 		} else {
-			start := (b.rhead + roff + off) % len(b.ring)
-			k := copy(dst[done:done+want], b.ring[start:])
-			copy(dst[done+k:done+want], b.ring)
+			start := (d.rhead + roff + off) % len(d.ring)
+			k := copy(dst[done:done+want], d.ring[start:])
+			copy(dst[done+k:done+want], d.ring)
 			roff += ch.n
 		}
 		done += want
@@ -126,35 +140,36 @@ func (b *sendBuf) read(off int, dst []byte) int {
 
 // ack drops the first n bytes.
 func (b *sendBuf) ack(n int) {
-	n = min(n, b.total)
-	b.total -= n
-	for n > 0 && b.cn > 0 {
-		ch := &b.chunks[b.chead]
+	n = min(n, int(b.total))
+	if n <= 0 {
+		return
+	}
+	b.total -= int32(n)
+	d := b.d
+	for n > 0 && d.cn > 0 {
+		ch := &d.chunks[d.chead]
 		k := min(n, ch.n)
 		ch.n -= k
 		n -= k
 		if ch.ref != nil {
 			ch.ref = ch.ref[k:]
 		} else {
-			b.rhead = (b.rhead + k) % len(b.ring)
-			b.rlen -= k
+			d.rhead = (d.rhead + k) % len(d.ring)
+			d.rlen -= k
 		}
 		if ch.n == 0 {
 			*ch = chunk{}
-			b.chead = (b.chead + 1) % len(b.chunks)
-			b.cn--
+			d.chead = (d.chead + 1) % len(d.chunks)
+			d.cn--
 		}
 	}
-	if b.rlen == 0 {
-		b.rhead = 0
+	if d.rlen == 0 {
+		d.rhead = 0
 	}
 }
 
 // release forgets all data and the caller's references.
 func (b *sendBuf) release() {
-	for i := range b.chunks {
-		b.chunks[i] = chunk{}
-	}
-	b.chead, b.cn, b.total, b.rhead, b.rlen = 0, 0, 0, 0, 0
-	b.ring = nil
+	b.d = nil
+	b.total = 0
 }

@@ -90,8 +90,12 @@ type PCBStats struct {
 	ZeroWindowProbes uint64
 }
 
+// pcbCounters are a connection's counters. As in Linux's tcp_info, byte
+// counts are 64-bit and segment and event counts 32-bit (they wrap after
+// 2^32, which PCBStats passes on): 56 bytes per connection instead of 88.
 type pcbCounters struct {
-	segsIn, segsOut, bytesSent, bytesAcked, bytesReceived uint64
-	retrans, fastRetrans, timeouts, dupAcks, recoveries   uint64
-	probes                                                uint64
+	bytesSent, bytesAcked, bytesReceived                uint64
+	segsIn, segsOut                                     uint32
+	retrans, fastRetrans, timeouts, dupAcks, recoveries uint32
+	probes                                              uint32
 }

@@ -18,7 +18,7 @@ type Config struct {
 	// oldest TIME_WAIT PCB, then the oldest PCB the application already
 	// closed that is still in FIN_WAIT_1, FIN_WAIT_2, CLOSING or LAST_ACK
 	// (it is reset); otherwise it is refused (ErrTooManyPCBs, or a dropped
-	// SYN). Default 256.
+	// SYN). Default 256, at most 1<<30.
 	MaxPCBs int
 	// SendBuffer and RecvBuffer are the default per-connection buffer sizes
 	// in bytes (SetSendBuffer, SetRecvBuffer override them). Default 64 KiB.
@@ -174,6 +174,9 @@ func (c *Config) validate() error {
 	if c.MinRTO > c.MaxRTO {
 		return bad("MinRTO", c.MinRTO, fmt.Sprintf("must not exceed MaxRTO (%v)", c.MaxRTO))
 	}
+	if c.MaxPCBs > 1<<30 {
+		return bad("MaxPCBs", c.MaxPCBs, "must be at most 1<<30")
+	}
 	if c.SendBuffer > 1<<30 || c.RecvBuffer > 1<<30 {
 		return bad("SendBuffer/RecvBuffer", max(c.SendBuffer, c.RecvBuffer), "must be at most 1 GiB (RFC 7323 window limit)")
 	}
@@ -187,11 +190,6 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// connKey identifies a connection by its 4-tuple.
-type connKey struct {
-	local, remote netip.AddrPort
-}
-
 // Protocol is the TCP layer of one stack: it owns the PCBs, the
 // demultiplexing tables, the timers and the counters. Like the stack it is
 // single-threaded: call it from the goroutine that drives the stack.
@@ -202,8 +200,8 @@ type Protocol struct {
 	s   *stack.Stack
 	cfg Config
 
-	pcbs      []*PCB           // every PCB, bounded by MaxPCBs
-	conns     map[connKey]*PCB // connected PCBs (SYN_SENT .. TIME_WAIT)
+	pcbs      []*PCB    // every PCB, bounded by MaxPCBs
+	conns     connTable // connected PCBs (SYN_SENT .. TIME_WAIT), conntable.go
 	listeners []*PCB
 
 	isn       *isnGenerator
@@ -237,6 +235,8 @@ type Protocol struct {
 	// with nothing queued, for reuse; never more than maxFree
 	oooFree [][]oooSeg
 
+	lastKeep *keepOpts // the keepalive settings made last, for sharing (keepalive.go)
+
 	isnHook func() uint32 // tests: fixed ISNs
 }
 
@@ -260,7 +260,7 @@ func New(s *stack.Stack, cfg Config) (*Protocol, error) {
 		s:         s,
 		cfg:       cfg,
 		pcbs:      make([]*PCB, 0, min(cfg.MaxPCBs, 1024)),
-		conns:     make(map[connKey]*PCB),
+		conns:     connTable{k0: s.Random(), k1: s.Random()},
 		isn:       newISNGenerator(key),
 		portCount: uint32(s.Random()),
 	}
@@ -338,13 +338,9 @@ func (p *Protocol) allocPCB() *PCB {
 	}
 	c := &PCB{
 		p:          p,
-		sndBufSize: p.cfg.SendBuffer,
-		rcvBufSize: p.cfg.RecvBuffer,
-		keepIdle:   p.cfg.KeepIdle,
-		keepIntvl:  p.cfg.KeepInterval,
-		keepCount:  p.cfg.KeepCount,
-		created:    p.s.Now(),
-		index:      len(p.pcbs),
+		sndBufSize: int32(p.cfg.SendBuffer), // at most 1 GiB (Config.validate)
+		rcvBufSize: int32(p.cfg.RecvBuffer),
+		index:      int32(len(p.pcbs)), // MaxPCBs is at most 1<<30 (Config.validate)
 	}
 	p.pcbs = append(p.pcbs, c)
 	p.stats.PCBs = len(p.pcbs)
@@ -380,9 +376,7 @@ func (p *Protocol) reclaim() bool {
 // removePCB takes c out of every table.
 func (p *Protocol) removePCB(c *PCB) {
 	if c.inConns {
-		if p.conns[connKey{c.local, c.remote}] == c {
-			delete(p.conns, connKey{c.local, c.remote})
-		}
+		p.conns.remove(c)
 		c.inConns = false
 	}
 	if c.isListener {
@@ -396,7 +390,7 @@ func (p *Protocol) removePCB(c *PCB) {
 		}
 		c.isListener = false
 	}
-	if c.index >= 0 && c.index < len(p.pcbs) && p.pcbs[c.index] == c {
+	if c.index >= 0 && int(c.index) < len(p.pcbs) && p.pcbs[c.index] == c {
 		last := len(p.pcbs) - 1
 		p.pcbs[c.index] = p.pcbs[last]
 		p.pcbs[c.index].index = c.index
@@ -426,7 +420,7 @@ func (p *Protocol) challengeAllowed() bool {
 // wildcard of both families; see overlap).
 func (p *Protocol) portInUse(local netip.AddrPort, dual bool, remote netip.AddrPort) bool {
 	if remote.IsValid() {
-		if _, ok := p.conns[connKey{local, remote}]; ok {
+		if p.conns.get(local, remote) != nil {
 			return true
 		}
 	}

@@ -16,10 +16,10 @@ func (p *Protocol) timerSet(c *PCB) {
 		}
 	case c.hidx == 0:
 		p.theap = append(p.theap, c)
-		c.hidx = len(p.theap)
+		c.hidx = int32(len(p.theap))
 		p.timerUp(len(p.theap) - 1)
 	default:
-		i := c.hidx - 1
+		i := int(c.hidx) - 1
 		if !p.timerUp(i) {
 			p.timerDown(i)
 		}
@@ -28,11 +28,11 @@ func (p *Protocol) timerSet(c *PCB) {
 
 // timerRemove unqueues c (queued).
 func (p *Protocol) timerRemove(c *PCB) {
-	i, last := c.hidx-1, len(p.theap)-1
+	i, last := int(c.hidx)-1, len(p.theap)-1
 	c.hidx = 0
 	if i != last {
 		p.theap[i] = p.theap[last]
-		p.theap[i].hidx = i + 1
+		p.theap[i].hidx = int32(i + 1)
 	}
 	p.theap[last] = nil
 	p.theap = p.theap[:last]
@@ -51,7 +51,7 @@ func (p *Protocol) timerPop() *PCB {
 func (p *Protocol) timerSwap(i, j int) {
 	h := p.theap
 	h[i], h[j] = h[j], h[i]
-	h[i].hidx, h[j].hidx = i+1, j+1
+	h[i].hidx, h[j].hidx = int32(i+1), int32(j+1)
 }
 
 // timerUp moves entry i towards the root while it is earlier than its

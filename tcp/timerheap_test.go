@@ -36,7 +36,7 @@ func TestTimerHeap(t *testing.T) {
 			t.Fatalf("step %d: %d queued, %d armed", step, len(p.theap), armed)
 		}
 		for i, c := range p.theap {
-			if c.hidx != i+1 {
+			if int(c.hidx) != i+1 {
 				t.Fatalf("step %d: entry %d has hidx %d", step, i, c.hidx)
 			}
 			if i > 0 && p.theap[(i-1)/2].next > c.next {

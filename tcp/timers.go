@@ -84,7 +84,7 @@ func (c *PCB) onRTO() {
 	switch c.state {
 	case SynSent:
 		c.retries++
-		if c.retries > p.cfg.MaxSynRetries {
+		if int(c.retries) > p.cfg.MaxSynRetries {
 			c.fail(ErrTimeout)
 			return
 		}
@@ -93,7 +93,7 @@ func (c *PCB) onRTO() {
 		return
 	case SynReceived:
 		c.retries++
-		if c.retries > p.cfg.MaxSynAckRetries {
+		if int(c.retries) > p.cfg.MaxSynAckRetries {
 			c.fail(nil)
 			return
 		}
@@ -107,7 +107,7 @@ func (c *PCB) onRTO() {
 		return
 	}
 	c.retries++
-	if c.retries > p.cfg.MaxRetries {
+	if int(c.retries) > p.cfg.MaxRetries {
 		c.abort(ErrTimeout)
 		return
 	}
@@ -164,7 +164,7 @@ func (c *PCB) armKeepalive() {
 		return
 	}
 	if c.keepProbes == 0 {
-		c.setTimer(&c.keepAt, c.lastRecv+c.keepIdle)
+		c.setTimer(&c.keepAt, c.lastRecv+c.keepIdle())
 	}
 }
 
@@ -177,14 +177,14 @@ func (c *PCB) onKeepalive() {
 	}
 	if c.sndMax != c.sndUna || c.unsent() > 0 {
 		// data in flight: the retransmission timer watches the peer
-		c.setTimer(&c.keepAt, p.now+c.keepIntvl)
+		c.setTimer(&c.keepAt, p.now+c.keepIntvl())
 		return
 	}
-	if c.keepProbes == 0 && p.now-c.lastRecv < c.keepIdle {
-		c.setTimer(&c.keepAt, c.lastRecv+c.keepIdle)
+	if c.keepProbes == 0 && p.now-c.lastRecv < c.keepIdle() {
+		c.setTimer(&c.keepAt, c.lastRecv+c.keepIdle())
 		return
 	}
-	if c.keepProbes >= c.keepCount {
+	if int(c.keepProbes) >= c.keepCount() {
 		p.stats.KeepaliveDrops++
 		c.abort(ErrTimeout)
 		return
@@ -192,5 +192,5 @@ func (c *PCB) onKeepalive() {
 	c.keepProbes++
 	p.stats.KeepaliveProbes++
 	c.xmit(c.sndUna-1, 0, wire.TCPFlagACK, false)
-	c.setTimer(&c.keepAt, p.now+c.keepIntvl)
+	c.setTimer(&c.keepAt, p.now+c.keepIntvl())
 }
