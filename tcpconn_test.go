@@ -629,3 +629,44 @@ func TestTCPKeepAliveDetectsDeadPeer(t *testing.T) {
 		t.Errorf("keepalive gave up after %v, want about 1.6 s (1 s idle, 2 probes 300 ms apart)", d)
 	}
 }
+
+// TestTCPNoDelay: with SetNoDelay(true) (package net's default) each
+// small Write leaves at once in its own segment; with SetNoDelay(false)
+// Nagle's algorithm (RFC 896, RFC 1122 4.2.3.4) holds small writes while
+// data is unacknowledged, so the same writes take far fewer segments. The
+// reader gets every byte either way.
+func TestTCPNoDelay(t *testing.T) {
+	a, b := newTCPPair(t)
+	segs := func(noDelay bool) uint64 {
+		c1, c2, _ := tcpConnPair(t, a, b)
+		if err := c1.SetNoDelay(noDelay); err != nil {
+			t.Fatal(err)
+		}
+		got := make(chan int, 1)
+		go func() {
+			n, _ := io.Copy(io.Discard, c2)
+			got <- int(n)
+		}()
+		before, _ := c1.Stats()
+		const writes = 200
+		for range writes {
+			if _, err := c1.Write([]byte("x")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		after, _ := c1.Stats()
+		c1.Close()
+		if n := <-got; n != writes {
+			t.Fatalf("noDelay %v: reader got %d bytes, want %d", noDelay, n, writes)
+		}
+		return after.SegsOut - before.SegsOut
+	}
+	fast, nagle := segs(true), segs(false)
+	t.Logf("200 one-byte writes: %d segments without Nagle, %d with", fast, nagle)
+	if fast < 150 {
+		t.Errorf("SetNoDelay(true): %d segments for 200 writes, want each write sent at once", fast)
+	}
+	if nagle*4 > fast {
+		t.Errorf("SetNoDelay(false): %d segments for 200 writes (%d without Nagle), want Nagle to coalesce them", nagle, fast)
+	}
+}
