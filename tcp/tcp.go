@@ -417,7 +417,7 @@ func (p *Protocol) challengeAllowed() bool {
 // portInUse reports whether local's port is taken: by the exact
 // connection local-remote when remote is valid, or by a listener or a
 // bound, unconnected PCB on an overlapping address (dual: local is the
-// wildcard of both families; see overlap).
+// wildcard of both families; stack.BindsOverlap).
 func (p *Protocol) portInUse(local netip.AddrPort, dual bool, remote netip.AddrPort) bool {
 	if remote.IsValid() {
 		if p.conns.get(local, remote) != nil {
@@ -428,27 +428,11 @@ func (p *Protocol) portInUse(local netip.AddrPort, dual bool, remote netip.AddrP
 		if !(c.isListener || c.bound && c.state == Closed) || c.local.Port() != local.Port() {
 			continue
 		}
-		if overlap(c.local.Addr(), c.dual, local.Addr(), dual) {
+		if stack.BindsOverlap(c.local.Addr(), c.dual, local.Addr(), dual) {
 			return true
 		}
 	}
 	return false
-}
-
-// overlap reports whether binds to a and b (dual: the wildcard of both
-// families) share an address, which makes them clash on one port, as
-// Linux's inet_rcv_saddr_equal decides with IPV6_V6ONLY: a dual wildcard
-// overlaps everything, a one-family wildcard every address and wildcard of
-// its family, a specific address itself. An invalid address counts as the
-// dual wildcard.
-func overlap(a netip.Addr, adual bool, b netip.Addr, bdual bool) bool {
-	switch {
-	case adual || bdual || !a.IsValid() || !b.IsValid():
-		return true
-	case a.IsUnspecified() || b.IsUnspecified():
-		return a.Is4() == b.Is4()
-	}
-	return a == b
 }
 
 // ephemeralPort picks a local port for a connection to remote with RFC

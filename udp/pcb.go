@@ -137,21 +137,6 @@ func (c *PCB) takesFamily(dst netip.Addr) bool {
 	return c.dual || !c.bindAddr.IsUnspecified() || c.bindAddr.Is4() == dst.Is4()
 }
 
-// overlap reports whether binds to a and b (dual: the wildcard of both
-// families) share an address, which makes them clash on one port: a
-// dual wildcard overlaps everything, a one-family wildcard every address
-// and wildcard of its family, a specific address itself (Linux's
-// inet_rcv_saddr_equal with IPV6_V6ONLY).
-func overlap(a netip.Addr, adual bool, b netip.Addr, bdual bool) bool {
-	switch {
-	case adual || bdual:
-		return true
-	case a.IsUnspecified() || b.IsUnspecified():
-		return a.Is4() == b.Is4()
-	}
-	return a == b
-}
-
 // bindable reports whether a may be a PCB's local address: one of ours,
 // the limited broadcast, a directed broadcast of one of our subnets, or a
 // multicast group.
@@ -175,7 +160,7 @@ func (p *Protocol) conflict(c *PCB, addr netip.Addr, dual bool, port uint16, reu
 		if x == c || x.lite != c.lite || x.port != port {
 			continue
 		}
-		if !overlap(addr, dual, x.bindAddr, x.dual) {
+		if !stack.BindsOverlap(addr, dual, x.bindAddr, x.dual) {
 			continue // distinct specific addresses, or wildcards of distinct families
 		}
 		if reuse && x.reuse {
