@@ -5,32 +5,9 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/featherip/featherip/internal/testnet"
 )
-
-// fbind is one bind of the family conflict matrix: addr "" is the zero
-// Addr (the dual-stack wildcard).
-type fbind struct {
-	addr   string
-	v6only bool
-}
-
-func (b fbind) addrPort(port uint16) netip.AddrPort {
-	if b.addr == "" {
-		return netip.AddrPortFrom(netip.Addr{}, port)
-	}
-	return netip.AddrPortFrom(netip.MustParseAddr(b.addr), port)
-}
-
-func (b fbind) String() string {
-	s := b.addr
-	if s == "" {
-		s = "zero"
-	}
-	if b.v6only {
-		s += "/v6only"
-	}
-	return s
-}
 
 // TestListenFamilyConflicts checks the port rules between one-family and
 // dual-stack wildcard listeners and specific addresses, in both orders
@@ -38,44 +15,9 @@ func (b fbind) String() string {
 func TestListenFamilyConflicts(t *testing.T) {
 	pr := newPair(t, pairOpts{v6: true})
 	p := pr.b.tcp // 10.0.0.2, fd00::2
-	var (
-		v4any  = fbind{addr: "0.0.0.0"}
-		v6only = fbind{addr: "::", v6only: true}
-		zero6  = fbind{v6only: true}
-		v6dual = fbind{addr: "::"}
-		zero   = fbind{}
-		v4spec = fbind{addr: "10.0.0.2"}
-		mapped = fbind{addr: "::ffff:10.0.0.2"}
-		v6spec = fbind{addr: "fd00::2"}
-	)
-	cases := []struct {
-		a, b  fbind
-		clash bool
-	}{
-		{v4any, v6only, false},
-		{v4any, zero6, false},
-		{v4any, v6dual, true},
-		{v4any, zero, true},
-		{v4any, v4any, true},
-		{v6only, v6only, true},
-		{v6only, v6dual, true},
-		{v6only, zero, true},
-		{v6dual, zero, true},
-		{v4spec, v6only, false},
-		{mapped, v6only, false},
-		{v4spec, v4any, true},
-		{v4spec, v6dual, true},
-		{v4spec, zero, true},
-		{v6spec, v6only, true},
-		{v6spec, v6dual, true},
-		{v6spec, v4any, false},
-		{v6spec, v4spec, false},
-		{v6spec, v6spec, true},
-		{v4spec, mapped, true},
-	}
 	port := uint16(2000)
-	for _, tc := range cases {
-		for _, order := range [][2]fbind{{tc.a, tc.b}, {tc.b, tc.a}} {
+	for _, tc := range testnet.FamilyConflicts("10.0.0.2", "fd00::2") {
+		for _, order := range [][2]testnet.FamilyBind{{tc.A, tc.B}, {tc.B, tc.A}} {
 			port++
 			name := order[0].String() + "+" + order[1].String()
 			var pcbs [2]*PCB
@@ -84,31 +26,31 @@ func TestListenFamilyConflicts(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				c.SetV6Only(b.v6only)
+				c.SetV6Only(b.V6Only)
 				pcbs[i] = c
 			}
-			if err := pcbs[0].Listen(order[0].addrPort(port), 4); err != nil {
+			if err := pcbs[0].Listen(order[0].AddrPort(port), 4); err != nil {
 				t.Fatalf("%s: first listen: %v", name, err)
 			}
-			err := pcbs[1].Listen(order[1].addrPort(port), 4)
-			if tc.clash && !errors.Is(err, ErrAddrInUse) {
+			err := pcbs[1].Listen(order[1].AddrPort(port), 4)
+			if tc.Clash && !errors.Is(err, ErrAddrInUse) {
 				t.Errorf("%s: second listen = %v, want ErrAddrInUse", name, err)
 			}
-			if !tc.clash && err != nil {
+			if !tc.Clash && err != nil {
 				t.Errorf("%s: second listen = %v, want success", name, err)
 			}
 			// A bound, not listening PCB holds the port the same way.
 			c, _ := p.NewPCB()
-			c.SetV6Only(order[1].v6only)
-			err = c.Bind(order[1].addrPort(port + 1000))
+			c.SetV6Only(order[1].V6Only)
+			err = c.Bind(order[1].AddrPort(port + 1000))
 			if err != nil {
 				t.Fatalf("%s: bind on a free port: %v", name, err)
 			}
 			d, _ := p.NewPCB()
-			d.SetV6Only(order[0].v6only)
-			err = d.Bind(order[0].addrPort(port + 1000))
-			if tc.clash != errors.Is(err, ErrAddrInUse) || !tc.clash && err != nil {
-				t.Errorf("%s: bind after bind (reversed) = %v, clash %v", name, err, tc.clash)
+			d.SetV6Only(order[0].V6Only)
+			err = d.Bind(order[0].AddrPort(port + 1000))
+			if tc.Clash != errors.Is(err, ErrAddrInUse) || !tc.Clash && err != nil {
+				t.Errorf("%s: bind after bind (reversed) = %v, clash %v", name, err, tc.Clash)
 			}
 			for _, x := range []*PCB{pcbs[0], pcbs[1], c, d} {
 				x.Abort()

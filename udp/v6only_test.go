@@ -5,109 +5,46 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/featherip/featherip/internal/testnet"
 	"github.com/featherip/featherip/udp"
 )
-
-// fbind is one bind of the family conflict matrix: addr "" is the zero
-// Addr (the dual-stack wildcard).
-type fbind struct {
-	addr   string
-	v6only bool
-	reuse  bool
-}
-
-func (b fbind) addrPort(port uint16) netip.AddrPort {
-	if b.addr == "" {
-		return netip.AddrPortFrom(netip.Addr{}, port)
-	}
-	return netip.AddrPortFrom(netip.MustParseAddr(b.addr), port)
-}
-
-func (b fbind) String() string {
-	s := b.addr
-	if s == "" {
-		s = "zero"
-	}
-	if b.v6only {
-		s += "/v6only"
-	}
-	if b.reuse {
-		s += "/reuse"
-	}
-	return s
-}
 
 // TestBindFamilyConflicts checks the port rules between one-family and
 // dual-stack wildcards and specific addresses, in both bind orders (Linux's
 // inet_rcv_saddr_equal with IPV6_V6ONLY).
 func TestBindFamilyConflicts(t *testing.T) {
-	var (
-		v4any   = fbind{addr: "0.0.0.0"}
-		v6only  = fbind{addr: "::", v6only: true}
-		v6dual  = fbind{addr: "::"}
-		zero    = fbind{}
-		zero6   = fbind{v6only: true} // zero Addr with V6Only: the IPv6 wildcard
-		v4spec  = fbind{addr: "10.0.0.1"}
-		v6spec  = fbind{addr: "2001:db8::1"}
-		mapped  = fbind{addr: "::ffff:10.0.0.1"}
-		v4mapw  = fbind{addr: "::ffff:0.0.0.0"}
-		v6onlyR = fbind{addr: "::", v6only: true, reuse: true}
-		v4anyR  = fbind{addr: "0.0.0.0", reuse: true}
+	v6onlyR := testnet.FamilyBind{Addr: "::", V6Only: true, Reuse: true}
+	cases := append(testnet.FamilyConflicts("10.0.0.1", "2001:db8::1"),
+		testnet.FamilyCase{A: testnet.FamilyBind{Addr: "::ffff:0.0.0.0"}, B: testnet.FamilyBind{Addr: "::", V6Only: true}, Clash: false},
+		testnet.FamilyCase{A: testnet.FamilyBind{Addr: "::ffff:0.0.0.0"}, B: testnet.FamilyBind{Addr: "0.0.0.0"}, Clash: true},
+		testnet.FamilyCase{A: v6onlyR, B: v6onlyR, Clash: false},
+		testnet.FamilyCase{A: v6onlyR, B: testnet.FamilyBind{Addr: "::", V6Only: true}, Clash: true},
+		testnet.FamilyCase{A: testnet.FamilyBind{Addr: "0.0.0.0", Reuse: true}, B: testnet.FamilyBind{Addr: "::", V6Only: true}, Clash: false},
 	)
-	cases := []struct {
-		a, b  fbind
-		clash bool
-	}{
-		{v4any, v6only, false},
-		{v4any, zero6, false},
-		{v4any, v6dual, true},
-		{v4any, zero, true},
-		{v4any, v4any, true},
-		{v4mapw, v6only, false},
-		{v4mapw, v4any, true},
-		{v6only, v6only, true},
-		{v6only, v6dual, true},
-		{v6only, zero, true},
-		{v6dual, zero, true},
-		{v4spec, v6only, false},
-		{mapped, v6only, false},
-		{v4spec, v4any, true},
-		{v4spec, v6dual, true},
-		{v4spec, zero, true},
-		{v6spec, v6only, true},
-		{v6spec, v6dual, true},
-		{v6spec, v4any, false},
-		{v6spec, v4spec, false},
-		{v6spec, v6spec, true},
-		{v4spec, mapped, true},
-		{v6onlyR, v6onlyR, false},
-		{v6onlyR, v6only, true},
-		{v4anyR, v6only, false},
-	}
 	for _, tc := range cases {
-		for _, order := range [][2]fbind{{tc.a, tc.b}, {tc.b, tc.a}} {
+		for _, order := range [][2]testnet.FamilyBind{{tc.A, tc.B}, {tc.B, tc.A}} {
 			t.Run(order[0].String()+"+"+order[1].String(), func(t *testing.T) {
 				n := newNet6(t)
 				var pcbs [2]*udp.PCB
 				for i, b := range order {
 					c := mustPCB(t, n.a.u)
-					c.SetV6Only(b.v6only)
-					c.SetReuseAddr(b.reuse)
+					c.SetV6Only(b.V6Only)
+					c.SetReuseAddr(b.Reuse)
 					pcbs[i] = c
 				}
-				if err := pcbs[0].Bind(order[0].addrPort(53)); err != nil {
+				if err := pcbs[0].Bind(order[0].AddrPort(53)); err != nil {
 					t.Fatalf("first bind %v: %v", order[0], err)
 				}
-				err := pcbs[1].Bind(order[1].addrPort(53))
-				if tc.clash && !errors.Is(err, udp.ErrAddrInUse) {
+				err := pcbs[1].Bind(order[1].AddrPort(53))
+				if tc.Clash && !errors.Is(err, udp.ErrAddrInUse) {
 					t.Fatalf("second bind %v after %v = %v, want ErrAddrInUse", order[1], order[0], err)
 				}
-				if !tc.clash && err != nil {
+				if !tc.Clash && err != nil {
 					t.Fatalf("second bind %v after %v = %v, want success", order[1], order[0], err)
 				}
 				// Closing the first frees the port for the second.
 				pcbs[0].Close()
-				if err := pcbs[1].Bind(order[1].addrPort(53)); err != nil {
+				if err := pcbs[1].Bind(order[1].AddrPort(53)); err != nil {
 					t.Fatalf("bind %v after closing %v: %v", order[1], order[0], err)
 				}
 			})
@@ -119,18 +56,18 @@ func TestBindFamilyConflicts(t *testing.T) {
 func TestV6OnlyLocalAddr(t *testing.T) {
 	n := newNet6(t)
 	for _, tc := range []struct {
-		b    fbind
+		b    testnet.FamilyBind
 		want string
 	}{
-		{fbind{addr: "0.0.0.0"}, "0.0.0.0:100"},
-		{fbind{addr: "::", v6only: true}, "[::]:101"},
-		{fbind{v6only: true}, "[::]:102"},
-		{fbind{addr: "::"}, "0.0.0.0:103"}, // the dual wildcard keeps its old form
+		{testnet.FamilyBind{Addr: "0.0.0.0"}, "0.0.0.0:100"},
+		{testnet.FamilyBind{Addr: "::", V6Only: true}, "[::]:101"},
+		{testnet.FamilyBind{V6Only: true}, "[::]:102"},
+		{testnet.FamilyBind{Addr: "::"}, "0.0.0.0:103"}, // the dual wildcard keeps its old form
 	} {
 		c := mustPCB(t, n.a.u)
-		c.SetV6Only(tc.b.v6only)
+		c.SetV6Only(tc.b.V6Only)
 		want := ap(tc.want)
-		if err := c.Bind(tc.b.addrPort(want.Port())); err != nil {
+		if err := c.Bind(tc.b.AddrPort(want.Port())); err != nil {
 			t.Fatal(err)
 		}
 		if got := c.LocalAddr(); got != want {
