@@ -2,21 +2,16 @@ package featherip
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/featherip/featherip/internal/testcert"
 )
 
 // TestTCPHTTPInProcess runs net/http's server and client over featherip.
@@ -59,37 +54,11 @@ func TestTCPHTTPInProcess(t *testing.T) {
 	wg.Wait()
 }
 
-// selfSigned makes a certificate for 10.0.0.2.
-func selfSigned(t *testing.T) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "featherip test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{addrB.Addr().AsSlice()},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
-
 // TestTCPTLSInProcess runs crypto/tls over featherip connections, with
 // HTTPS on top, verifying the certificate.
 func TestTCPTLSInProcess(t *testing.T) {
 	a, b := newTCPPair(t)
-	cert := selfSigned(t)
-	pool := x509.NewCertPool()
-	leaf, _ := x509.ParseCertificate(cert.Certificate[0])
-	pool.AddCert(leaf)
+	cert, pool := testcert.New(t, addrB.Addr().String())
 
 	ln, err := b.Listen("tcp", ":443")
 	if err != nil {

@@ -2,48 +2,14 @@ package interop
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
 	"net"
 	"net/http"
 	"testing"
 	"time"
-)
 
-// testCert makes a self-signed certificate for ip and a pool that
-// trusts it.
-func testCert(t *testing.T, ip string) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "featherip interop " + ip},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.ParseIP(ip)},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pool
-}
+	"github.com/featherip/featherip/internal/testcert"
+)
 
 // TestSocketTLSWithKernel runs crypto/tls (HTTPS, TLS 1.3) over featherip
 // connections with the Linux kernel as the TCP peer, both ways: a
@@ -56,7 +22,7 @@ func TestSocketTLSWithKernel(t *testing.T) {
 	payload := bytes.Repeat([]byte("featherip tls! "), 1<<17)[:1<<20]
 
 	t.Run("featherip client", func(t *testing.T) {
-		cert, pool := testCert(t, kernelIP)
+		cert, pool := testcert.New(t, kernelIP)
 		var ln net.Listener
 		if err := ns.Do(func() error {
 			var err error
@@ -74,7 +40,7 @@ func TestSocketTLSWithKernel(t *testing.T) {
 	})
 
 	t.Run("featherip server", func(t *testing.T) {
-		cert, pool := testCert(t, featherIP)
+		cert, pool := testcert.New(t, featherIP)
 		ln, err := h.Listen("tcp", featherIP+":8443")
 		if err != nil {
 			t.Fatal(err)
