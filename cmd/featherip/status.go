@@ -107,15 +107,22 @@ func readMemory(gc bool) StatusMemory {
 		runtime.GC()
 		runtime.GC()
 	}
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-	metrics.Read(live)
-	m := StatusMemory{HeapAlloc: ms.HeapAlloc, Sys: ms.Sys, Goroutines: runtime.NumGoroutine(), GCs: ms.NumGC}
-	if live[0].Value.Kind() == metrics.KindUint64 {
-		m.HeapLive = live[0].Value.Uint64()
+	// runtime/metrics, not runtime.ReadMemStats: no stop of the world on
+	// every status request
+	ms := []metrics.Sample{
+		{Name: "/gc/heap/live:bytes"},
+		{Name: "/memory/classes/heap/objects:bytes"},
+		{Name: "/memory/classes/total:bytes"},
+		{Name: "/gc/cycles/total:gc-cycles"},
 	}
-	return m
+	metrics.Read(ms)
+	v := func(i int) uint64 {
+		if ms[i].Value.Kind() != metrics.KindUint64 {
+			return 0
+		}
+		return ms[i].Value.Uint64()
+	}
+	return StatusMemory{HeapLive: v(0), HeapAlloc: v(1), Sys: v(2), GCs: uint32(v(3)), Goroutines: runtime.NumGoroutine()}
 }
 
 // CounterGroup is one "[Group]" of counters, in printCounters order.
