@@ -10,15 +10,15 @@ import (
 
 func TestSendBufCopyAndRefs(t *testing.T) {
 	var b sendBuf
-	b.init(100, 4)
-	if n := b.write([]byte("hello "), true); n != 6 {
+	w := func(d []byte, copyData bool) int { return b.write(d, copyData, 100, 4) }
+	if n := w([]byte("hello "), true); n != 6 {
 		t.Fatal(n)
 	}
 	ref := []byte("world")
-	if n := b.write(ref, false); n != 5 {
+	if n := w(ref, false); n != 5 {
 		t.Fatal(n)
 	}
-	b.write([]byte("!!"), true)
+	w([]byte("!!"), true)
 	got := make([]byte, 13)
 	if n := b.read(0, got); n != 13 || string(got) != "hello world!!" {
 		t.Fatalf("read %q", got[:n])
@@ -34,23 +34,21 @@ func TestSendBufCopyAndRefs(t *testing.T) {
 		t.Fatalf("after ack: %q", rest[:n])
 	}
 	// the chunk table bounds no-copy writes
-	b.write([]byte("a"), false)
-	b.write([]byte("b"), false)
-	if n := b.write([]byte("c"), false); n != 0 {
+	w([]byte("a"), false)
+	w([]byte("b"), false)
+	if n := w([]byte("c"), false); n != 0 {
 		t.Fatalf("chunk table overflow accepted %d", n)
 	}
 	// the byte limit bounds copies
 	var c sendBuf
-	c.init(10, 4)
-	if n := c.write(make([]byte, 20), true); n != 10 || c.free() != 0 {
-		t.Fatalf("limit: wrote %d free %d", n, c.free())
+	if n := c.write(make([]byte, 20), true, 10, 4); n != 10 || c.free(10) != 0 {
+		t.Fatalf("limit: wrote %d free %d", n, c.free(10))
 	}
 }
 
 func TestSendBufRingWraps(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	var b sendBuf
-	b.init(1000, 64)
 	var model []byte
 	src := make([]byte, 700)
 	for i := range src {
@@ -60,7 +58,7 @@ func TestSendBufRingWraps(t *testing.T) {
 		switch r.IntN(3) {
 		case 0, 1:
 			k := r.IntN(300)
-			n := b.write(src[:k], r.IntN(4) != 0)
+			n := b.write(src[:k], r.IntN(4) != 0, 1000, 64)
 			model = append(model, src[:n]...)
 		case 2:
 			k := r.IntN(len(model) + 1)
@@ -81,8 +79,7 @@ func TestSendBufRingWraps(t *testing.T) {
 func TestOOOQueue(t *testing.T) {
 	pool, _ := pbuf.New(pbuf.Config{})
 	var q oooQueue
-	q.init(4, 1000)
-	ins := func(seq uint32, s string, fin bool) bool { return q.insert(pool, seq, []byte(s), fin) }
+	ins := func(seq uint32, s string, fin bool) bool { return q.insert(pool, seq, []byte(s), fin, 4, 1000) }
 	ins(110, "bbbbbbbbbb", false) // 110-120
 	ins(130, "dddddddddd", false) // 130-140
 	ins(105, "aaaaaaaaaaaaaaaaaaaa", false)

@@ -133,8 +133,8 @@ func FuzzTCPInput(f *testing.F) {
 				if seqGT(c.sndUna, c.sndNxt) || seqGT(c.sndNxt, c.sndMax) {
 					t.Fatalf("%v: una %d nxt %d max %d", c.remote, c.sndUna, c.sndNxt, c.sndMax)
 				}
-				if c.sb.len() > 8192 || c.ooo.bytes > 4096 || len(c.ooo.segs) > 4 || c.unrecved < 0 {
-					t.Fatalf("%v: bounds: sb %d ooo %d/%d unrecved %d", c.remote, c.sb.len(), c.ooo.bytes, len(c.ooo.segs), c.unrecved)
+				if c.sb.len() > 8192 || c.ooo.queued() > 4096 || c.ooo != nil && len(c.ooo.segs) > 4 || c.unrecved < 0 {
+					t.Fatalf("%v: bounds: sb %d ooo %d (%+v) unrecved %d", c.remote, c.sb.len(), c.ooo.queued(), c.ooo, c.unrecved)
 				}
 				if int(c.sndMax-c.sndUna) > c.sb.len()+2 {
 					t.Fatalf("%v: in flight %d beyond buffer %d", c.remote, c.sndMax-c.sndUna, c.sb.len())

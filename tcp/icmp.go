@@ -58,11 +58,11 @@ func (c *PCB) pathMTU(mtu int) {
 		return
 	}
 	mss := max(mtu-hdrs, 64)
-	if mss >= c.sndMSS {
+	if mss >= int(c.sndMSS) {
 		return
 	}
 	c.p.stats.PMTUUpdates++
-	c.sndMSS = mss
+	c.sndMSS = int32(mss)
 	if c.cc != nil {
 		c.cc.SetMSS(mss)
 	}

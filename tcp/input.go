@@ -295,7 +295,7 @@ func (c *PCB) synSentInput(seg *segment) {
 	if !seg.has(wire.TCPFlagACK) {
 		// simultaneous open (RFC 9293 §3.5 figure 7)
 		c.setState(SynReceived)
-		c.sndWnd = int(seg.wnd)
+		c.sndWnd = int32(seg.wnd)
 		c.maxSndWnd = c.sndWnd
 		c.sndWl1, c.sndWl2 = seg.seq, c.iss
 		c.sndMax = c.iss // resend the SYN as SYN-ACK
@@ -304,7 +304,7 @@ func (c *PCB) synSentInput(seg *segment) {
 	}
 	c.takeSynAckRTT(seg)
 	c.sndUna = seg.ack
-	c.sndWnd = int(seg.wnd) // never scaled in a SYN (RFC 7323 §2.2)
+	c.sndWnd = int32(seg.wnd) // never scaled in a SYN (RFC 7323 §2.2)
 	c.maxSndWnd = c.sndWnd
 	c.sndWl1, c.sndWl2 = seg.seq, seg.ack
 	c.rtoAt, c.retries = 0, 0
@@ -347,7 +347,7 @@ func (c *PCB) applySynOptions(o *wire.TCPOptions) {
 	if o.HasMSS && o.MSS > 0 {
 		peer = int(o.MSS)
 	}
-	c.sndMSS = max(min(peer, c.advMSS), 64)
+	c.sndMSS = max(min(int32(peer), c.advMSS), 64)
 	c.wsOK = o.HasWScale && !cfg.DisableWindowScale
 	if c.wsOK {
 		c.sndScale = o.WScale
@@ -395,7 +395,7 @@ func (c *PCB) tsAcceptable(tsval uint32, idle time.Duration) bool {
 func (c *PCB) establish(seg *segment) bool {
 	c.takeSynAckRTT(seg)
 	c.sndUna = c.iss + 1
-	c.sndWnd = int(seg.wnd) << c.sndScale
+	c.sndWnd = int32(seg.wnd) << c.sndScale
 	c.maxSndWnd = c.sndWnd
 	c.sndWl1, c.sndWl2 = seg.seq, seg.ack
 	c.rtoAt, c.retries = 0, 0
@@ -465,7 +465,7 @@ func (c *PCB) processAck(seg *segment) bool {
 				c.releaseSack()
 			}
 		} else {
-			c.rtoAt = p.now + c.rtt.RTO()
+			c.rtoAt = p.now + c.rto()
 		}
 		c.updateNext()
 	} else if ack == c.sndUna {
@@ -476,20 +476,21 @@ func (c *PCB) processAck(seg *segment) bool {
 		// a duplicate ACK (RFC 5681 §2), or one with new SACK information
 		// (RFC 6675 §2), which may ride on data
 		if c.sndMax != c.sndUna && (newly > 0 ||
-			len(seg.data) == 0 && !seg.has(wire.TCPFlagFIN) && newWnd == c.sndWnd) {
+			len(seg.data) == 0 && !seg.has(wire.TCPFlagFIN) && newWnd == int(c.sndWnd)) {
 			c.onDupAck()
 		}
 	}
 	// window update (RFC 9293 §3.10.7.4: SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK))
 	if seqLT(c.sndWl1, seg.seq) || c.sndWl1 == seg.seq && seqLEQ(c.sndWl2, ack) {
-		c.sndWnd = newWnd
+		c.sndWnd = int32(newWnd)
 		c.sndWl1, c.sndWl2 = seg.seq, ack
-		c.maxSndWnd = max(c.maxSndWnd, newWnd)
+		c.maxSndWnd = max(c.maxSndWnd, int32(newWnd))
 	}
 	if finAcked {
 		switch c.state {
 		case FinWait1:
 			c.setState(FinWait2)
+			c.releaseCC() // nothing more to send
 			if c.orphan {
 				c.setTimer(&c.closeAt, p.now+p.cfg.FinWait2Timeout)
 			}
@@ -567,10 +568,10 @@ func (c *PCB) processData(seg *segment) {
 	}
 	if seq != c.rcvNxt {
 		p.stats.OOOSegments++
-		if c.ooo.segs == nil {
+		if c.ooo == nil {
 			c.acquireOOO()
 		}
-		if !c.ooo.insert(p.s.Pool(), seq, data, fin) {
+		if !c.ooo.insert(p.s.Pool(), seq, data, fin, p.cfg.MaxOOOSegments, p.cfg.MaxOOOBytes) {
 			p.stats.DropOOOFull++
 		}
 		c.ackNow = true // immediate duplicate ACK (RFC 5681 §4.2)
@@ -611,7 +612,7 @@ func (c *PCB) processData(seg *segment) {
 		c.finReceived()
 		return
 	}
-	c.unackedSeg += int32(max(1, len(data)/c.advMSS)) // a coalesced (GRO) segment counts as what it was
+	c.unackedSeg += int32(max(1, len(data)/int(c.advMSS))) // a coalesced (GRO) segment counts as what it was
 	if p.cfg.NoDelayedACK || c.unackedSeg >= 2 {
 		c.ackNow = true
 	} else if c.delackAt == 0 && !c.ackNow {
@@ -628,13 +629,13 @@ func (c *PCB) deliver(data []byte) bool {
 	if f == nil {
 		return true
 	}
-	c.unrecved += len(data)
+	c.unrecved += int32(len(data))
 	f(c, data)
 	if c.freed {
 		return false
 	}
 	if c.autoRecved {
-		c.unrecved = max(c.unrecved-len(data), 0)
+		c.unrecved = max(c.unrecved-int32(len(data)), 0)
 	}
 	return true
 }
@@ -665,7 +666,8 @@ func (c *PCB) finReceived() {
 func (c *PCB) enterTimeWait() {
 	c.setState(TimeWait)
 	c.rtoAt, c.persistAt, c.keepAt, c.delackAt = 0, 0, 0, 0
-	c.ooo.release()
+	c.releaseOOO()
+	c.releaseCC()
 	c.sb.release()
 	c.setTimer(&c.closeAt, c.p.now+c.p.cfg.TimeWait)
 }

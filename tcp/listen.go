@@ -57,7 +57,7 @@ func (l *PCB) listenInput(seg *segment, local, remote netip.AddrPort) {
 	c.iss = p.newISN(local, remote)
 	c.sndUna, c.sndNxt, c.sndMax = c.iss, c.iss, c.iss
 	c.recover = c.iss
-	c.sndWnd = int(seg.wnd)
+	c.sndWnd = int32(seg.wnd)
 	c.maxSndWnd = c.sndWnd
 	c.sndWl1, c.sndWl2 = seg.seq, c.iss
 	c.listener = l
@@ -83,7 +83,6 @@ func (l *PCB) inherit(c *PCB) {
 	c.noDelay, c.autoRecved, c.lingerZero = l.noDelay, l.autoRecved, l.lingerZero
 	c.keepAlive, c.keep = l.keepAlive, l.keep // keepOpts are shared, never modified
 	c.sndBufSize, c.rcvBufSize = l.sndBufSize, l.rcvBufSize
-	c.sb.limit = int32(l.sndBufSize)
 }
 
 // sendCookie answers a SYN beyond the backlog statelessly: the ISN of the
@@ -134,8 +133,8 @@ func (l *PCB) acceptCookie(seg *segment, local, remote netip.AddrPort, mss int) 
 	c.iss = seg.ack - 1
 	c.sndUna, c.sndNxt, c.sndMax = seg.ack, seg.ack, seg.ack
 	c.recover = c.iss
-	c.sndMSS = max(min(mss, c.advMSS), 64)
-	c.sndWnd = int(seg.wnd)
+	c.sndMSS = max(min(int32(mss), c.advMSS), 64)
+	c.sndWnd = int32(seg.wnd)
 	c.maxSndWnd = c.sndWnd
 	c.sndWl1, c.sndWl2 = seg.seq, seg.ack
 	c.startData()

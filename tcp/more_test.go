@@ -252,16 +252,27 @@ func TestOutOfWindowSegments(t *testing.T) {
 	}
 }
 
+// TestCongestionFactory: an algorithm from Config.CongestionFactory is
+// made once per connection and stays with it while idle (a built-in one's
+// state is given back, active.go); the default is CUBIC, and another
+// built-in one is chosen by name.
 func TestCongestionFactory(t *testing.T) {
 	made := 0
 	e := newEnv(t, Config{CongestionFactory: func() cc.Algorithm { made++; return cc.NewReno() }})
 	k := e.dial(mssOnly(), 1)
-	if made != 1 || k.c.cc.Name() != "reno" {
-		t.Fatalf("factory used %d times, algorithm %s", made, k.c.cc.Name())
+	a := k.c.cc
+	if made != 1 || a == nil || a.Name() != "reno" || a.CongestionWindow() != cc.InitialWindow(int(k.c.sndMSS)) {
+		t.Fatalf("factory used %d times, algorithm %T not set up at the handshake", made, a)
 	}
-	e2 := newEnv(t, Config{})
-	if k2 := e2.dial(mssOnly(), 1); k2.c.cc.Name() != "cubic" {
-		t.Fatalf("default algorithm %s", k2.c.cc.Name())
+	e.advance(10 * time.Second)
+	if k.c.cc != a {
+		t.Fatal("factory algorithm released while idle")
+	}
+	for name, want := range map[string]string{"": "cubic", "reno": "reno"} {
+		e2 := newEnv(t, Config{CongestionControl: name})
+		if k2 := e2.dial(mssOnly(), 1); k2.c.congestion().Name() != want {
+			t.Fatalf("algorithm %q: got %s", name, k2.c.congestion().Name())
+		}
 	}
 }
 

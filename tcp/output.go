@@ -53,7 +53,7 @@ func (c *PCB) fillOptions(o *wire.TCPOptions, flags uint8) {
 func (c *PCB) maxPayload() int {
 	var o wire.TCPOptions
 	c.fillOptions(&o, wire.TCPFlagACK)
-	return max(c.sndMSS-o.EncodedLen(), 1)
+	return max(int(c.sndMSS)-o.EncodedLen(), 1)
 }
 
 // rexmitPayload returns the data bytes a retransmission may carry: those
@@ -67,14 +67,14 @@ func (c *PCB) rexmitPayload() int {
 	var o wire.TCPOptions
 	c.fillOptions(&o, wire.TCPFlagACK)
 	o.NumSACK = 0
-	return max(c.sndMSS-o.EncodedLen(), 1)
+	return max(int(c.sndMSS)-o.EncodedLen(), 1)
 }
 
 // rcvWindowField computes the window to announce and records the right
 // edge in rcvAdv. It follows receiver silly window avoidance (RFC 1122
 // §4.2.3.3) and never shrinks the window (RFC 9293 §3.8.6.2.2).
 func (c *PCB) rcvWindowField(syn bool) uint16 {
-	space := max(int(c.rcvBufSize)-c.unrecved, 0)
+	space := max(int(c.rcvBufSize-c.unrecved), 0)
 	if syn {
 		w := min(space, 0xffff)
 		c.rcvAdv = c.rcvNxt + uint32(w)
@@ -99,7 +99,7 @@ func (c *PCB) rcvWindowField(syn bool) uint16 {
 func (c *PCB) candidateEdge(space int) uint32 {
 	space = min(space, 0xffff<<c.rcvScale)
 	edge := c.rcvNxt + uint32(space)
-	if seqGT(edge, c.rcvAdv) && int(edge-c.rcvAdv) >= min(int(c.rcvBufSize)/2, c.advMSS) {
+	if seqGT(edge, c.rcvAdv) && int(edge-c.rcvAdv) >= int(min(c.rcvBufSize/2, c.advMSS)) {
 		return edge
 	}
 	return c.rcvAdv
@@ -108,7 +108,7 @@ func (c *PCB) candidateEdge(space int) uint32 {
 // windowUpdateDue reports whether the window grew enough since the last
 // announcement to send an update.
 func (c *PCB) windowUpdateDue() bool {
-	space := max(int(c.rcvBufSize)-c.unrecved, 0)
+	space := max(int(c.rcvBufSize-c.unrecved), 0)
 	return seqGT(c.candidateEdge(space), c.rcvAdv)
 }
 
@@ -119,8 +119,8 @@ func (c *PCB) xmit(seq uint32, n int, flags uint8, retrans bool) bool {
 	syn := flags&wire.TCPFlagSYN != 0
 	o := &p.opts
 	c.fillOptions(o, flags)
-	if n > 0 && n <= c.sndMSS {
-		for o.NumSACK > 0 && o.EncodedLen()+n > c.sndMSS {
+	if n > 0 && n <= int(c.sndMSS) {
+		for o.NumSACK > 0 && o.EncodedLen()+n > int(c.sndMSS) {
 			o.NumSACK-- // a retransmission sized by rexmitPayload
 		}
 	}
@@ -152,7 +152,7 @@ func (c *PCB) xmit(seq uint32, n int, flags uint8, retrans bool) bool {
 	if n > 0 && c.gsoMax > 0 {
 		// the stack fills in the checksum (partial for the device) and
 		// sends a super-segment as one frame (gso.go)
-		mp := max(c.sndMSS-ol, 1)
+		mp := max(int(c.sndMSS)-ol, 1)
 		p.wo.GSO = mp
 		segs = (n + mp - 1) / mp
 	} else {
@@ -210,19 +210,19 @@ func (c *PCB) sendSYN(ack bool) {
 	}
 	c.xmit(c.iss, 0, flags, retrans)
 	c.sndNxt, c.sndMax = c.iss+1, c.iss+1
-	c.setTimer(&c.rtoAt, c.p.now+c.rtt.RTO())
+	c.setTimer(&c.rtoAt, c.p.now+c.rto())
 }
 
 // cwnd returns the congestion window in effect: the algorithm's, with
 // NewReno inflation and the limited transmit allowance (RFC 3042).
 func (c *PCB) cwnd() int {
-	w := c.cc.CongestionWindow()
+	w := c.congestion().CongestionWindow()
 	if c.inRecovery {
-		w += c.inflate
-	} else if c.dupAcks > 0 && c.dupAcks < c.p.cfg.DupThresh {
-		w += c.dupAcks * c.sndMSS
+		w += int(c.inflate)
+	} else if c.dupAcks > 0 && int(c.dupAcks) < c.p.cfg.DupThresh {
+		w += int(c.dupAcks * c.sndMSS)
 	}
-	return max(w, c.sndMSS)
+	return max(w, int(c.sndMSS))
 }
 
 // sendData sends n bytes at seq (with FIN when the segment reaches the
@@ -263,7 +263,7 @@ func (c *PCB) sendData(seq uint32, n int, retrans bool) bool {
 	if n > 0 || fin {
 		c.lastSend = c.p.now
 		if c.rtoAt == 0 {
-			c.setTimer(&c.rtoAt, c.p.now+c.rtt.RTO())
+			c.setTimer(&c.rtoAt, c.p.now+c.rto())
 		}
 	}
 	return true
@@ -314,9 +314,9 @@ func (c *PCB) sendNew(force bool) bool {
 		return false
 	}
 	flight := int(c.sndNxt - c.sndUna)
-	usable := min(c.sndWnd-flight, c.cwnd()-flight)
+	usable := min(int(c.sndWnd)-flight, c.cwnd()-flight)
 	if force {
-		usable = max(c.sndWnd-flight, 1)
+		usable = max(int(c.sndWnd)-flight, 1)
 	}
 	mp := c.maxPayload()
 	resend := seqLT(c.sndNxt, c.sndMax) // after a timeout or an MSS drop
@@ -335,14 +335,14 @@ func (c *PCB) sendNew(force bool) bool {
 	if !force && !resend && n < mp && n < avail {
 		// sender SWS avoidance: a partial segment only when it is a large
 		// share of the largest window the peer offered
-		if c.maxSndWnd == 0 || n < c.maxSndWnd/2 {
+		if c.maxSndWnd == 0 || n < int(c.maxSndWnd/2) {
 			return false
 		}
 	}
 	if !force && !resend && n == avail && n < mp && n > 0 && !c.noDelay && c.sndMax != c.sndUna && !finPending {
 		return false // Nagle: hold a small segment while data is unacknowledged
 	}
-	if flight == 0 && c.sndMax == c.sndUna && n > 0 && c.p.now-c.lastSend > c.rtt.RTO() && c.cc != nil {
+	if flight == 0 && c.sndMax == c.sndUna && n > 0 && c.p.now-c.lastSend > c.rto() && c.cc != nil {
 		c.cc.OnIdleRestart(c.sample(0))
 	}
 	return c.sendData(c.sndNxt, n, false)
@@ -366,13 +366,13 @@ func (c *PCB) checkPersist() {
 }
 
 func (c *PCB) persistTimeout() time.Duration {
-	d := c.rtt.RTO() << min(c.persistShift, 16)
+	d := c.rto() << min(c.persistShift, 16)
 	return min(max(d, c.p.cfg.MinRTO), c.p.cfg.MaxRTO)
 }
 
 // sample builds a congestion control sample.
 func (c *PCB) sample(rtt time.Duration) ccSample {
-	return ccSample{Now: c.p.now, MSS: c.sndMSS, FlightSize: int(c.sndMax - c.sndUna), RTT: rtt, MinRTT: c.minRTT}
+	return ccSample{Now: c.p.now, MSS: int(c.sndMSS), FlightSize: int(c.sndMax - c.sndUna), RTT: rtt, MinRTT: c.minRTT}
 }
 
 // sendResetFor answers a segment that belongs to no connection (RFC 9293

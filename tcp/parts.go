@@ -13,10 +13,18 @@ type (
 	ccSample     = cc.Sample
 	ccAlgorithm  = cc.Algorithm
 	rttEstimator = rtt.Estimator
+	rtoBounds    = rtt.Bounds
 	sackBlock    = sack.Block
 	scoreboard   = sack.Scoreboard
 	isnGenerator = isn.Generator
 )
+
+// ccResumable is a built-in algorithm, whose state a connection gives back
+// while idle (active.go).
+type ccResumable interface {
+	ccAlgorithm
+	Resume(mss, cwnd, ssthresh int)
+}
 
 func newCC(name string) (ccAlgorithm, bool) {
 	f, ok := cc.ByName(name)
@@ -26,7 +34,10 @@ func newCC(name string) (ccAlgorithm, bool) {
 	return f(), true
 }
 
+const infiniteSSThresh = cc.InfiniteSSThresh
+
 var (
-	newRTT          = rtt.New
+	initialWindow   = cc.InitialWindow
+	newRTOBounds    = rtt.NewBounds
 	newISNGenerator = isn.NewGenerator
 )

@@ -4,7 +4,6 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/featherip/featherip/tcp/cc"
 	"github.com/featherip/featherip/wire"
 )
 
@@ -19,7 +18,6 @@ type PCB struct {
 	p *Protocol
 
 	local, remote netip.AddrPort
-	since         time.Duration // when the current state began
 
 	// callbacks (OnAccept's is in ls)
 	onConnected func(c *PCB, err error)
@@ -35,27 +33,22 @@ type PCB struct {
 	keep *keepOpts // keepalive settings, nil for the protocol's defaults (keepalive.go)
 
 	// send sequence space (RFC 9293 §3.3.1)
-	sndWnd    int
-	maxSndWnd int
-	sndMSS    int // payload bytes per segment, options excluded
-	advMSS    int // the MSS we announced
-	sb        sendBuf
-	iss       uint32
-	sndUna    uint32
-	sndNxt    uint32
-	sndMax    uint32 // highest sequence number sent + 1
-	sndWl1    uint32
-	sndWl2    uint32
-	finSeq    uint32
+	sb     sendBuf
+	iss    uint32
+	sndUna uint32
+	sndNxt uint32
+	sndMax uint32 // highest sequence number sent + 1
+	sndWl1 uint32
+	sndWl2 uint32
+	finSeq uint32
 
 	// receive sequence space
 	irs         uint32
 	rcvNxt      uint32
 	rcvAdv      uint32 // right edge of the window we announced
 	lastAckSent uint32
-	rttSeq      uint32 // the sequence number being timed (RTT, below)
-	unrecved    int
-	ooo         oooQueue
+	rttSeq      uint32    // the sequence number being timed (RTT, below)
+	ooo         *oooQueue // nil while nothing is out of order (active.go)
 
 	// negotiated options
 	tsRecent uint32
@@ -72,14 +65,11 @@ type PCB struct {
 	rtt      rttEstimator
 	rttStart time.Duration
 	minRTT   time.Duration
-	cc       ccAlgorithm
-	cubic    cc.Cubic // cc's state when it is the default CUBIC (initConn)
+	cc       ccAlgorithm // nil while a built-in algorithm's state is released (active.go)
 
 	// loss recovery (RFC 5681, 6582, 6675)
 	recover uint32
 	highRxt uint32
-	dupAcks int
-	inflate int         // NewReno window inflation
 	sack    *scoreboard // nil while nothing is in flight (active.go)
 
 	cnt pcbCounters
@@ -94,6 +84,15 @@ type PCB struct {
 	retries      int32 // consecutive timeouts (RTO or SYN)
 	persistShift int32
 	keepProbes   int32 // unanswered keepalive probes
+	sndWnd       int32 // send sequence space: window (at most 1 GiB scaled)
+	maxSndWnd    int32
+	sndMSS       int32 // payload bytes per segment, options excluded
+	advMSS       int32 // the MSS we announced
+	unrecved     int32 // received bytes the application has not passed to Recved
+	dupAcks      int32 // loss recovery
+	inflate      int32 // NewReno window inflation
+	idleCwnd     int32 // cwnd and ssthresh kept while cc is released, 0 before the first use (active.go)
+	idleSSThresh int32
 
 	// small fields of the groups above
 	tsRecentHour       uint16 // when tsRecent was last set, in hours of the stack clock (RFC 7323 §5.5, input.go)
@@ -195,7 +194,6 @@ func (c *PCB) SetLinger(on bool, timeout time.Duration) { c.lingerZero = on && t
 func (c *PCB) SetSendBuffer(n int) {
 	if n > 0 && n <= 1<<30 {
 		c.sndBufSize = int32(n)
-		c.sb.setLimit(n)
 	}
 }
 
@@ -208,7 +206,7 @@ func (c *PCB) SetRecvBuffer(n int) {
 }
 
 // SendBufferFree returns how many bytes Write would accept now.
-func (c *PCB) SendBufferFree() int { return c.sb.free() }
+func (c *PCB) SendBufferFree() int { return c.sb.free(int(c.sndBufSize)) }
 
 // Bind sets the local address and port. The address may be unspecified
 // (any) and the port 0 (an ephemeral port is chosen). 0.0.0.0 is the IPv4
@@ -277,7 +275,6 @@ func (c *PCB) Listen(local netip.AddrPort, backlog int) error {
 	c.isListener = true
 	c.p.listeners = append(c.p.listeners, c)
 	c.state = Listen
-	c.since = c.p.s.Now()
 	return nil
 }
 
@@ -343,7 +340,7 @@ func (c *PCB) Write(data []byte) (int, error) {
 	if len(data) == 0 {
 		return 0, nil
 	}
-	n := c.sb.write(data, true)
+	n := c.sb.write(data, true, int(c.sndBufSize), c.p.cfg.MaxChunks)
 	if n == 0 {
 		return 0, ErrBufferFull
 	}
@@ -362,7 +359,7 @@ func (c *PCB) WriteNoCopy(data []byte) (int, error) {
 	if len(data) == 0 {
 		return 0, nil
 	}
-	n := c.sb.write(data, false)
+	n := c.sb.write(data, false, int(c.sndBufSize), c.p.cfg.MaxChunks)
 	if n == 0 {
 		return 0, ErrBufferFull
 	}
@@ -381,9 +378,6 @@ func (c *PCB) writable() error {
 }
 
 func (c *PCB) afterWrite() {
-	if c.sb.limit == 0 {
-		c.sb.setLimit(int(c.sndBufSize))
-	}
 	if !c.inInput && c.state.synchronized() {
 		c.p.now = c.p.s.Now()
 		c.output()
@@ -407,7 +401,7 @@ func (c *PCB) Recved(n int) {
 	if c.freed || n <= 0 {
 		return
 	}
-	c.unrecved = max(c.unrecved-n, 0)
+	c.unrecved = max(c.unrecved-int32(n), 0)
 	if !c.inInput && c.state.synchronized() && c.state != TimeWait {
 		c.p.now = c.p.s.Now()
 		if c.windowUpdateDue() {
@@ -509,18 +503,18 @@ func (c *PCB) Stats() PCBStats {
 		State:            c.state,
 		SRTT:             c.rtt.SRTT(),
 		RTTVar:           c.rtt.RTTVar(),
-		RTO:              c.rtt.RTO(),
+		RTO:              c.rto(),
 		MinRTT:           c.minRTT,
-		SndWnd:           c.sndWnd,
+		SndWnd:           int(c.sndWnd),
 		RcvWnd:           int(c.rcvAdv - c.rcvNxt),
-		SndMSS:           c.sndMSS,
-		RcvMSS:           c.advMSS,
+		SndMSS:           int(c.sndMSS),
+		RcvMSS:           int(c.advMSS),
 		SndScale:         c.sndScale,
 		RcvScale:         c.rcvScale,
 		SACK:             c.sackOK,
 		Timestamps:       c.tsOK,
 		Unsent:           c.unsent(),
-		Unrecved:         c.unrecved,
+		Unrecved:         int(c.unrecved),
 		SegsIn:           uint64(c.cnt.segsIn),
 		SegsOut:          uint64(c.cnt.segsOut),
 		BytesSent:        c.cnt.bytesSent,
@@ -530,17 +524,14 @@ func (c *PCB) Stats() PCBStats {
 		FastRetrans:      uint64(c.cnt.fastRetrans),
 		Timeouts:         uint64(c.cnt.timeouts),
 		DupACKsIn:        uint64(c.cnt.dupAcks),
-		OOOQueued:        int(c.ooo.bytes),
+		OOOQueued:        c.ooo.queued(),
 		Recoveries:       uint64(c.cnt.recoveries),
 		ZeroWindowProbes: uint64(c.cnt.probes),
 	}
 	if c.state.synchronized() || c.state == SynSent {
 		st.InFlight = int(c.sndMax - c.sndUna)
 	}
-	if c.cc != nil {
-		st.Cwnd = c.cc.CongestionWindow()
-		st.Ssthresh = c.cc.SlowStartThreshold()
-	}
+	st.Cwnd, st.Ssthresh = c.congestionWindows()
 	return st
 }
 
@@ -552,25 +543,17 @@ func (c *PCB) initConn(mtu int) {
 	if c.remote.Addr().Is6() {
 		hdrs = wire.IPv6HeaderLen + wire.TCPMinHeaderLen
 	}
-	c.advMSS = max(mtu-hdrs, 64)
+	c.advMSS = int32(max(mtu-hdrs, 64))
 	c.sndMSS = min(536, c.advMSS) // until the peer's MSS option says more (RFC 9293 §3.7.1)
 	c.gsoMax = -1
-	c.rtt = newRTT(p.cfg.MinRTO, p.cfg.MaxRTO, p.cfg.InitialRTO)
+	c.rtt = rttEstimator{}
 	if f := p.cfg.CongestionFactory; f != nil {
-		c.cc = f()
-	}
-	if c.cc == nil {
-		if p.cfg.CongestionControl == "cubic" {
-			// the default algorithm lives in the PCB: no allocation of its own
-			c.cubic = cc.Cubic{FastConvergence: true}
-			c.cc = &c.cubic
-		} else {
+		// the connection's own algorithm; built-in ones come and go (active.go)
+		if c.cc = f(); c.cc == nil {
 			c.cc, _ = newCC(p.cfg.CongestionControl)
 		}
 	}
 	c.tsOffset = uint32(p.s.Random())
-	c.sb.init(int(c.sndBufSize), p.cfg.MaxChunks)
-	c.ooo.init(p.cfg.MaxOOOSegments, p.cfg.MaxOOOBytes)
 	c.lastRecv = p.now
 	c.lastSend = p.now
 }
@@ -623,6 +606,7 @@ func (c *PCB) free() {
 	c.sb.release()
 	c.releaseOOO()
 	c.releaseSack()
+	c.releaseCC()
 	c.rtoAt, c.persistAt, c.delackAt, c.keepAt, c.closeAt = 0, 0, 0, 0, 0
 	c.updateNext()
 }

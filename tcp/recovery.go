@@ -17,12 +17,12 @@ func (c *PCB) onNewAck(acked, flight int, rtt time.Duration) {
 	if c.inRecovery {
 		if seqGT(c.sndUna, c.recover) {
 			c.inRecovery, c.inflate, c.dupAcks = false, 0, 0
-			c.cc.OnRecoveryExit(s)
+			c.congestion().OnRecoveryExit(s)
 			return
 		}
 		if !c.sackOK {
-			c.inflate -= acked
-			if acked >= c.sndMSS {
+			c.inflate -= int32(acked)
+			if acked >= int(c.sndMSS) {
 				c.inflate += c.sndMSS
 			}
 			c.retransmitUna()
@@ -30,7 +30,9 @@ func (c *PCB) onNewAck(acked, flight int, rtt time.Duration) {
 		return
 	}
 	c.dupAcks = 0
-	c.cc.OnAck(acked, s)
+	if c.cc != nil { // none when only a SYN or FIN was in flight
+		c.cc.OnAck(acked, s)
+	}
 }
 
 // onDupAck handles a duplicate ACK (RFC 5681 §2): limited transmit below
@@ -46,8 +48,8 @@ func (c *PCB) onDupAck() {
 		}
 		return
 	}
-	lost := c.dupAcks >= p.cfg.DupThresh ||
-		c.sackOK && c.sack != nil && c.sack.IsLost(c.sndUna, c.sndMSS, p.cfg.DupThresh)
+	lost := int(c.dupAcks) >= p.cfg.DupThresh ||
+		c.sackOK && c.sack != nil && c.sack.IsLost(c.sndUna, int(c.sndMSS), p.cfg.DupThresh)
 	if !lost {
 		return
 	}
@@ -61,7 +63,7 @@ func (c *PCB) onDupAck() {
 // first unacknowledged segment is resent at once.
 func (c *PCB) enterRecovery() {
 	p := c.p
-	c.cc.OnCongestion(c.sample(0))
+	c.congestion().OnCongestion(c.sample(0))
 	c.recover = c.sndMax - 1
 	c.inRecovery = true
 	c.cnt.recoveries++
@@ -73,7 +75,7 @@ func (c *PCB) enterRecovery() {
 		c.rescueUsed = false
 	} else {
 		p.stats.NewRenoRecovery++
-		c.inflate = p.cfg.DupThresh * c.sndMSS
+		c.inflate = int32(p.cfg.DupThresh) * c.sndMSS
 	}
 	c.retransmitUna()
 }
@@ -101,12 +103,12 @@ func (c *PCB) sackSend() bool {
 		c.acquireSack()
 	}
 	for i := 0; i < 256; i++ {
-		cwnd := c.cc.CongestionWindow()
-		pipe := c.sack.Pipe(c.sndUna, c.sndMax, c.highRxt, c.sndMSS, dt)
-		if cwnd-pipe < c.sndMSS {
+		cwnd := c.congestion().CongestionWindow()
+		pipe := c.sack.Pipe(c.sndUna, c.sndMax, c.highRxt, int(c.sndMSS), dt)
+		if cwnd-pipe < int(c.sndMSS) {
 			break
 		}
-		seq, n, rule, ok := c.sack.NextSegRule(c.sndUna, c.sndMax, c.highRxt, c.sndMSS, dt)
+		seq, n, rule, ok := c.sack.NextSegRule(c.sndUna, c.sndMax, c.highRxt, int(c.sndMSS), dt)
 		if ok && rule != sack.RuleLost && c.sendNewInRecovery() {
 			sent = true // rule 2 ranks above rules 3 and 4
 			continue
@@ -158,7 +160,7 @@ func (c *PCB) sendNewInRecovery() bool {
 	if avail == 0 && !finPending {
 		return false
 	}
-	room := c.sndWnd - int(c.sndNxt-c.sndUna)
+	room := int(c.sndWnd) - int(c.sndNxt-c.sndUna)
 	n := max(min(avail, room, c.maxPayload()), 0)
 	if avail > 0 && n == 0 {
 		return false
@@ -169,7 +171,9 @@ func (c *PCB) sendNewInRecovery() bool {
 // startData initializes congestion control and the SACK scoreboard when
 // the connection becomes synchronized.
 func (c *PCB) startData() {
-	c.cc.Init(c.sndMSS)
+	if c.cc != nil {
+		c.cc.Init(int(c.sndMSS))
+	}
 	c.releaseSack()
 	c.highRxt = c.sndUna
 }

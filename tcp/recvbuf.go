@@ -1,20 +1,15 @@
 package tcp
 
-import (
-	"math"
-
-	"github.com/featherip/featherip/pbuf"
-)
+import "github.com/featherip/featherip/pbuf"
 
 // oooQueue is a connection's bounded out-of-order queue: segments that
 // arrived beyond RCV.NXT, copied into packet buffers from the stack's pool,
-// sorted by sequence number and never overlapping.
+// sorted by sequence number and never overlapping. A connection holds one
+// only while something is queued (active.go); the nil queue is empty.
 type oooQueue struct {
-	segs     []oooSeg
-	maxSegs  int32 // bounds (Config.MaxOOOSegments, MaxOOOBytes), clamped to int32
-	maxBytes int32
-	bytes    int32  // queued bytes, at most maxBytes
-	last     uint32 // sequence number of the most recently queued segment (first SACK block, RFC 2018 §4)
+	segs  []oooSeg
+	bytes int32  // queued bytes, at most Config.MaxOOOBytes
+	last  uint32 // sequence number of the most recently queued segment (first SACK block, RFC 2018 §4)
 }
 
 type oooSeg struct {
@@ -26,20 +21,20 @@ type oooSeg struct {
 
 func (s *oooSeg) end() uint32 { return s.seq + uint32(s.n) }
 
-func (q *oooQueue) init(maxSegs, maxBytes int) {
-	q.maxSegs = int32(min(max(maxSegs, 0), math.MaxInt32))
-	q.maxBytes = int32(min(max(maxBytes, 0), math.MaxInt32))
+func (q *oooQueue) empty() bool { return q == nil || len(q.segs) == 0 }
+
+// queued returns the bytes the queue holds.
+func (q *oooQueue) queued() int {
+	if q == nil {
+		return 0
+	}
+	return int(q.bytes)
 }
 
-func (q *oooQueue) empty() bool { return len(q.segs) == 0 }
-
 // insert queues data at seq (and a FIN after it), trimming the parts that
-// other segments hold. It reports false when the bounds or the pool made
-// it drop the segment.
-func (q *oooQueue) insert(pool *pbuf.Pool, seq uint32, data []byte, fin bool) bool {
-	if q.segs == nil {
-		q.segs = make([]oooSeg, 0, q.maxSegs)
-	}
+// other segments hold, within maxSegs segments and maxBytes bytes. It
+// reports false when the bounds or the pool made it drop the segment.
+func (q *oooQueue) insert(pool *pbuf.Pool, seq uint32, data []byte, fin bool, maxSegs, maxBytes int) bool {
 	end := seq + uint32(len(data))
 	i := 0
 	for i < len(q.segs) && seqLT(q.segs[i].seq, seq) {
@@ -77,7 +72,7 @@ func (q *oooQueue) insert(pool *pbuf.Pool, seq uint32, data []byte, fin bool) bo
 	if len(data) == 0 && !fin {
 		return true
 	}
-	if len(q.segs) >= int(q.maxSegs) || int(q.bytes)+len(data) > int(q.maxBytes) {
+	if len(q.segs) >= maxSegs || int(q.bytes)+len(data) > maxBytes {
 		return false
 	}
 	var b *pbuf.Buf
@@ -114,7 +109,7 @@ func (q *oooQueue) popFront() {
 // option (RFC 2018 §4): the one holding the most recent segment first,
 // then the others from the highest down. It returns how many it filled.
 func (q *oooQueue) sackBlocks(blocks []sackBlock) int {
-	if len(q.segs) == 0 || len(blocks) == 0 {
+	if q.empty() || len(blocks) == 0 {
 		return 0
 	}
 	// find the ranges from the top down

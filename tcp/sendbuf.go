@@ -6,13 +6,12 @@ package tcp
 // ring of chunk descriptors keeps their order; consecutive copied writes
 // share one chunk. Nothing here allocates after the first write.
 //
-// Only the sizes live in the PCB; the rings and their positions
-// (sendData) are allocated with the first write, so a connection that
-// never sent data carries 24 bytes of send buffer.
+// Only a pointer lives in the PCB; the rings, their positions and the
+// byte count (sendData) are allocated with the first write, so a
+// connection that never sent data carries 8 bytes of send buffer. The
+// limits (the PCB's send buffer size, Config.MaxChunks) are the caller's.
 type sendBuf struct {
-	d            *sendData // nil until the first write
-	total, limit int32     // bytes queued; the most that may be (at most 1 GiB)
-	maxChunks    int32
+	d *sendData // nil until the first write
 }
 
 // sendData is the storage of a sendBuf that has been written to.
@@ -21,6 +20,7 @@ type sendData struct {
 	rhead, rlen int // copied bytes: ring[rhead:] wrapping, rlen long
 	chunks      []chunk
 	chead, cn   int
+	total       int // bytes queued
 }
 
 // chunk is a run of buffered bytes: n bytes in the ring (ref nil) or the
@@ -30,35 +30,25 @@ type chunk struct {
 	n   int
 }
 
-func (b *sendBuf) init(limit, maxChunks int) {
-	if b.limit == 0 {
-		b.limit = int32(limit)
+func (b *sendBuf) len() int {
+	if b.d == nil {
+		return 0
 	}
-	if b.maxChunks == 0 {
-		b.maxChunks = int32(min(maxChunks, 1<<30))
-	}
+	return b.d.total
 }
 
-func (b *sendBuf) setLimit(n int) {
-	b.limit = int32(n)
-	if b.maxChunks == 0 {
-		b.maxChunks = DefaultMaxChunks
-	}
-}
+// free returns how many more bytes a buffer of limit bytes takes.
+func (b *sendBuf) free(limit int) int { return max(limit-b.len(), 0) }
 
-func (b *sendBuf) len() int { return int(b.total) }
-
-func (b *sendBuf) free() int { return max(int(b.limit-b.total), 0) }
-
-// write queues up to free() bytes of data, copied or by reference, and
-// returns how many.
-func (b *sendBuf) write(data []byte, copyData bool) int {
-	n := min(len(data), b.free())
+// write queues up to free(limit) bytes of data, copied or by reference, in
+// at most maxChunks runs, and returns how many.
+func (b *sendBuf) write(data []byte, copyData bool, limit, maxChunks int) int {
+	n := min(len(data), b.free(limit))
 	if n == 0 {
 		return 0
 	}
 	if b.d == nil {
-		b.d = &sendData{chunks: make([]chunk, b.maxChunks)}
+		b.d = &sendData{chunks: make([]chunk, maxChunks)}
 	}
 	d := b.d
 	last := -1
@@ -74,8 +64,8 @@ func (b *sendBuf) write(data []byte, copyData bool) int {
 			d.chunks[last] = chunk{}
 			d.cn++
 		}
-		if len(d.ring) < int(b.limit) {
-			d.grow(int(b.limit))
+		if len(d.ring) < limit {
+			d.grow(limit)
 		}
 		n = min(n, len(d.ring)-d.rlen)
 		tail := (d.rhead + d.rlen) % len(d.ring)
@@ -91,7 +81,7 @@ func (b *sendBuf) write(data []byte, copyData bool) int {
 		d.chunks[last] = chunk{ref: data[:n:n], n: n}
 		d.cn++
 	}
-	b.total += int32(n)
+	d.total += n
 	return n
 }
 
@@ -140,12 +130,12 @@ func (b *sendBuf) read(off int, dst []byte) int {
 
 // ack drops the first n bytes.
 func (b *sendBuf) ack(n int) {
-	n = min(n, int(b.total))
+	n = min(n, b.len())
 	if n <= 0 {
 		return
 	}
-	b.total -= int32(n)
 	d := b.d
+	d.total -= n
 	for n > 0 && d.cn > 0 {
 		ch := &d.chunks[d.chead]
 		k := min(n, ch.n)
@@ -169,7 +159,4 @@ func (b *sendBuf) ack(n int) {
 }
 
 // release forgets all data and the caller's references.
-func (b *sendBuf) release() {
-	b.d = nil
-	b.total = 0
-}
+func (b *sendBuf) release() { b.d = nil }

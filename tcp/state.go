@@ -55,7 +55,6 @@ func (c *PCB) setState(st State) {
 		c.p.twUnlink(c)
 	}
 	c.state = st
-	c.since = c.p.now
 	if st == TimeWait {
 		c.p.twAppend(c)
 	}

@@ -412,7 +412,7 @@ func TestOutOfOrderAndSACKBlocks(t *testing.T) {
 	if st := k.c.Stats(); st.OOOQueued != 300 {
 		t.Fatalf("OOOQueued %d", st.OOOQueued)
 	}
-	if k.c.ooo.segs == nil {
+	if k.c.ooo == nil {
 		t.Fatal("out-of-order queue has no slice while holding data")
 	}
 	e.inject(seg(0))
@@ -434,8 +434,8 @@ func TestOutOfOrderAndSACKBlocks(t *testing.T) {
 		t.Fatalf("received %q", k.recv)
 	}
 	// the hole is filled: the queue's slice went back to the free list (active.go)
-	if k.c.ooo.segs != nil || len(e.p.oooFree) != 1 || cap(e.p.oooFree[0]) != e.p.cfg.MaxOOOSegments {
-		t.Fatalf("idle connection keeps its out-of-order slice: %v, free %d", k.c.ooo.segs != nil, len(e.p.oooFree))
+	if k.c.ooo != nil || len(e.p.oooFree) != 1 || cap(e.p.oooFree[0].segs) != e.p.cfg.MaxOOOSegments {
+		t.Fatalf("idle connection keeps its out-of-order queue: %v, free %d", k.c.ooo != nil, len(e.p.oooFree))
 	}
 }
 
@@ -824,7 +824,7 @@ func TestFreeListsBounded(t *testing.T) {
 	for _, c := range pcbs {
 		c.releaseSack()
 		c.releaseOOO()
-		if c.sack != nil || c.ooo.segs != nil {
+		if c.sack != nil || c.ooo != nil {
 			t.Fatal("released state still attached")
 		}
 	}

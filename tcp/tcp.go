@@ -231,11 +231,16 @@ type Protocol struct {
 	// SACK scoreboards of connections without data in flight, for reuse
 	// (active.go); never more than maxFree
 	sackFree []*scoreboard
-	// out-of-order queue slices (capacity MaxOOOSegments) of connections
-	// with nothing queued, for reuse; never more than maxFree
-	oooFree [][]oooSeg
+	// out-of-order queues (capacity MaxOOOSegments) of connections with
+	// nothing queued, for reuse; never more than maxFree
+	oooFree []*oooQueue
+	// built-in congestion control states of idle connections, for reuse;
+	// never more than maxFree
+	ccFree []ccResumable
 
 	lastKeep *keepOpts // the keepalive settings made last, for sharing (keepalive.go)
+
+	rtoBounds rtoBounds // RTO range and initial value of every connection (RFC 6298)
 
 	isnHook func() uint32 // tests: fixed ISNs
 }
@@ -263,6 +268,7 @@ func New(s *stack.Stack, cfg Config) (*Protocol, error) {
 		conns:     connTable{k0: s.Random(), k1: s.Random()},
 		isn:       newISNGenerator(key),
 		portCount: uint32(s.Random()),
+		rtoBounds: newRTOBounds(cfg.MinRTO, cfg.MaxRTO, cfg.InitialRTO),
 	}
 	if err := s.RegisterTransport(wire.ProtoTCP, p); err != nil {
 		return nil, fmt.Errorf("tcp: registering protocol %d: %w", wire.ProtoTCP, err)
@@ -347,16 +353,17 @@ func (p *Protocol) allocPCB() *PCB {
 	return c
 }
 
-// reclaim frees the oldest TIME_WAIT PCB, or else the oldest PCB the
-// application closed that is still closing (it is reset), like lwIP's
-// tcp_alloc. It reports whether one was freed.
+// reclaim frees the oldest TIME_WAIT PCB, or else, of the PCBs the
+// application closed that are still closing, the one that heard from its
+// peer least recently (it is reset), like lwIP's tcp_alloc. It reports
+// whether one was freed.
 func (p *Protocol) reclaim() bool {
 	victim := p.twHead // the oldest TIME_WAIT PCB
 	if victim == nil {
 		for _, c := range p.pcbs {
 			switch c.state {
 			case FinWait1, FinWait2, Closing, LastAck:
-				if c.orphan && (victim == nil || c.since < victim.since) {
+				if c.orphan && (victim == nil || c.lastRecv < victim.lastRecv) {
 					victim = c
 				}
 			}

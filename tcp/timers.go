@@ -15,6 +15,9 @@ func (c *PCB) setTimer(t *time.Duration, at time.Duration) {
 	c.updateNext()
 }
 
+// rto returns c's current retransmission timeout (RFC 6298).
+func (c *PCB) rto() time.Duration { return c.rtt.RTO(&c.p.rtoBounds) }
+
 // updateNext recomputes c.next, the earliest armed deadline.
 func (c *PCB) updateNext() {
 	n := time.Duration(0)
@@ -43,6 +46,8 @@ func (c *PCB) runTimers(now time.Duration) {
 		case c.state == FinWait2 && c.orphan:
 			c.abort(nil)
 			return
+		default:
+			c.idleCheck()
 		}
 	}
 	if c.rtoAt != 0 && c.rtoAt <= now {
@@ -88,7 +93,7 @@ func (c *PCB) onRTO() {
 			c.fail(ErrTimeout)
 			return
 		}
-		c.rtt.Backoff()
+		c.rtt.Backoff(&c.p.rtoBounds)
 		c.sendSYN(false)
 		return
 	case SynReceived:
@@ -97,7 +102,7 @@ func (c *PCB) onRTO() {
 			c.fail(nil)
 			return
 		}
-		c.rtt.Backoff()
+		c.rtt.Backoff(&c.p.rtoBounds)
 		c.sendSYN(true)
 		return
 	case Closed, Listen, TimeWait:
@@ -113,8 +118,8 @@ func (c *PCB) onRTO() {
 	}
 	p.stats.Timeouts++
 	c.cnt.timeouts++
-	c.cc.OnTimeout(c.sample(0))
-	c.rtt.Backoff()
+	c.congestion().OnTimeout(c.sample(0))
+	c.rtt.Backoff(&c.p.rtoBounds)
 	c.rttTiming = false
 	c.recover = c.sndMax - 1
 	c.inRecovery, c.inflate, c.dupAcks = false, 0, 0
@@ -123,10 +128,10 @@ func (c *PCB) onRTO() {
 	c.sndNxt = c.sndUna
 	if !c.sendNew(true) {
 		// nothing could go out (no buffer): try again later
-		c.setTimer(&c.rtoAt, p.now+c.rtt.RTO())
+		c.setTimer(&c.rtoAt, p.now+c.rto())
 	}
 	if c.rtoAt == 0 {
-		c.setTimer(&c.rtoAt, p.now+c.rtt.RTO())
+		c.setTimer(&c.rtoAt, p.now+c.rto())
 	}
 	c.output()
 }

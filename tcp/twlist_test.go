@@ -17,9 +17,15 @@ func TestTimeWaitList(t *testing.T) {
 		pcbs[i] = &PCB{p: p}
 	}
 	states := []State{Closed, SynSent, Established, FinWait1, FinWait2, Closing, TimeWait, TimeWait, LastAck}
+	entered := map[*PCB]time.Duration{}
 	for step := range 5000 {
 		p.now += time.Duration(r.IntN(3)) * time.Millisecond
-		pcbs[r.IntN(len(pcbs))].setState(states[r.IntN(len(states))])
+		c := pcbs[r.IntN(len(pcbs))]
+		old := c.state
+		c.setState(states[r.IntN(len(states))])
+		if c.state == TimeWait && old != TimeWait {
+			entered[c] = p.now
+		}
 		in := 0
 		for _, c := range pcbs {
 			if c.state == TimeWait {
@@ -32,8 +38,8 @@ func TestTimeWaitList(t *testing.T) {
 			if c.state != TimeWait || c.twPrev != prev || n > len(pcbs) {
 				t.Fatalf("step %d: list entry %d: state %v, links broken", step, n, c.state)
 			}
-			if prev != nil && c.since < prev.since {
-				t.Fatalf("step %d: entry %d entered TIME_WAIT at %v, before its predecessor (%v)", step, n, c.since, prev.since)
+			if prev != nil && entered[c] < entered[prev] {
+				t.Fatalf("step %d: entry %d entered TIME_WAIT at %v, before its predecessor (%v)", step, n, entered[c], entered[prev])
 			}
 			prev = c
 			n++

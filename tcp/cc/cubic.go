@@ -72,6 +72,17 @@ func (c *Cubic) Init(mss int) {
 		cwnd: float64(InitialWindow(mss)), ssthresh: InfiniteSSThresh}
 }
 
+// Resume resets the state as Init does, then keeps ssthresh and starts from
+// the restart window min(IW, cwnd) of RFC 5681 section 4.1: for a
+// connection that sends again after an idle period longer than the RTO,
+// whose algorithm state was not kept in between. W_max is forgotten, so the
+// next congestion avoidance stage starts with K = 0.
+func (c *Cubic) Resume(mss, cwnd, ssthresh int) {
+	c.Init(mss)
+	c.cwnd = float64(max(min(cwnd, InitialWindow(mss)), mss))
+	c.ssthresh = ssthresh
+}
+
 // CongestionWindow returns cwnd in bytes.
 func (c *Cubic) CongestionWindow() int { return int(c.cwnd) }
 

@@ -162,3 +162,35 @@ func benchmarkOnAck(b *testing.B, f Factory) {
 
 func BenchmarkRenoOnAck(b *testing.B)  { benchmarkOnAck(b, NewReno) }
 func BenchmarkCubicOnAck(b *testing.B) { benchmarkOnAck(b, NewCubic) }
+
+// TestResume checks the restart after idle from released state (RFC 5681
+// §4.1): ssthresh kept, cwnd min(IW, cwnd) but never below one SMSS, and
+// the algorithm growing from there as after Init.
+func TestResume(t *testing.T) {
+	iw := InitialWindow(mss)
+	for _, mk := range []func() Algorithm{NewReno, NewCubic} {
+		a := mk()
+		r := a.(interface{ Resume(mss, cwnd, ssthresh int) })
+		for _, tc := range []struct{ cwnd, ssthresh, want int }{
+			{100 * mss, 50 * mss, iw},   // large window: the restart window
+			{3 * mss, 2 * mss, 3 * mss}, // below IW: kept
+			{1, 2 * mss, mss},           // never below one segment
+			{100 * mss, InfiniteSSThresh, iw},
+		} {
+			a.OnTimeout(sample(0, 10*mss)) // state to forget
+			r.Resume(mss, tc.cwnd, tc.ssthresh)
+			if got := a.CongestionWindow(); got != tc.want {
+				t.Errorf("%s: Resume(cwnd %d): cwnd %d, want %d", a.Name(), tc.cwnd, got, tc.want)
+			}
+			if got := a.SlowStartThreshold(); got != tc.ssthresh {
+				t.Errorf("%s: Resume(ssthresh %d): ssthresh %d", a.Name(), tc.ssthresh, got)
+			}
+		}
+		// slow start from the restart window up to the kept ssthresh
+		r.Resume(mss, 100*mss, 20*mss)
+		clk := ackClock{a: a, rtt: 10 * time.Millisecond, perAck: 1}
+		if w := clk.round(); w != 20*mss {
+			t.Errorf("%s: one round of slow start from %d with ssthresh %d: cwnd %d, want %d", a.Name(), iw, 20*mss, w, 20*mss)
+		}
+	}
+}

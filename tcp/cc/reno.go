@@ -27,6 +27,16 @@ func (r *Reno) Init(mss int) {
 	*r = Reno{mss: mss, cwnd: InitialWindow(mss), ssthresh: InfiniteSSThresh}
 }
 
+// Resume resets the state as Init does, then keeps ssthresh and starts from
+// the restart window min(IW, cwnd) of RFC 5681 section 4.1: for a
+// connection that sends again after an idle period longer than the RTO,
+// whose algorithm state was not kept in between.
+func (r *Reno) Resume(mss, cwnd, ssthresh int) {
+	r.Init(mss)
+	r.cwnd = max(min(cwnd, InitialWindow(mss)), mss)
+	r.ssthresh = ssthresh
+}
+
 // CongestionWindow returns cwnd in bytes.
 func (r *Reno) CongestionWindow() int { return r.cwnd }
 

@@ -1,9 +1,11 @@
 // Package rtt implements the TCP retransmission timer computation of RFC 6298
 // ("Computing TCP's Retransmission Timer").
 //
-// An Estimator keeps SRTT and RTTVAR, derives the retransmission timeout (RTO)
-// from them, clamps it to a configured [min, max] range and applies the
-// exponential backoff of RFC 6298 section 5.5. It holds no clock: the caller
+// An Estimator keeps SRTT and RTTVAR and derives the retransmission timeout
+// (RTO) from them, clamped to the [min, max] range of a Bounds, with the
+// exponential backoff of RFC 6298 section 5.5. The Bounds are configuration
+// shared by every connection of a protocol instance, so an Estimator (one per
+// connection) holds only the per-connection state. It holds no clock: the caller
 // measures round-trip times with its own (injected) clock and passes them to
 // Sample.
 //
@@ -12,13 +14,13 @@
 // TCP timestamps option, RFC 7323, disambiguates the echo). The Estimator
 // trusts every sample it is given.
 //
-// All arithmetic is integer nanoseconds (time.Duration); the Estimator is a
-// small value type with no allocation and no global state.
+// All arithmetic is integer nanoseconds (time.Duration); Estimator and Bounds
+// are small value types with no allocation and no global state.
 package rtt
 
 import "time"
 
-// Default values, used by New when an argument is zero or negative.
+// Default values, used by NewBounds when an argument is zero or negative.
 const (
 	// DefaultMinRTO is the lower bound the core uses (Linux's 200 ms; RFC 6298
 	// 2.4 suggests 1 s, which modern stacks relax).
@@ -36,24 +38,22 @@ const (
 // maxShift bounds the backoff exponent so that shifting never overflows.
 const maxShift = 30
 
-// Estimator is an RFC 6298 RTO estimator. The zero value is not ready for use;
-// build one with New.
-type Estimator struct {
-	srtt, rttvar   time.Duration
+// Bounds is the configuration of RTO computation: the [min, max] range, the
+// RTO before the first sample, and the clock granularity G. Build one with
+// NewBounds.
+type Bounds struct {
 	minRTO, maxRTO time.Duration
 	initialRTO     time.Duration
 	g              time.Duration
-	backoff        uint8 // number of doublings since the last reset
-	hasSample      bool
 }
 
-// New returns an Estimator whose RTO is initialRTO until the first sample
+// NewBounds returns Bounds whose RTO is initialRTO until the first sample
 // (RFC 6298 2.1) and is always kept within [minRTO, maxRTO] (RFC 6298 2.4,
 // 2.5). A zero or negative argument selects the corresponding default
 // (DefaultMinRTO, DefaultMaxRTO, DefaultInitialRTO). If maxRTO < minRTO,
 // maxRTO is raised to minRTO. The clock granularity G is DefaultGranularity
 // (1 ms); change it with SetGranularity.
-func New(minRTO, maxRTO, initialRTO time.Duration) Estimator {
+func NewBounds(minRTO, maxRTO, initialRTO time.Duration) Bounds {
 	if minRTO <= 0 {
 		minRTO = DefaultMinRTO
 	}
@@ -66,17 +66,35 @@ func New(minRTO, maxRTO, initialRTO time.Duration) Estimator {
 	if initialRTO <= 0 {
 		initialRTO = DefaultInitialRTO
 	}
-	return Estimator{minRTO: minRTO, maxRTO: maxRTO, initialRTO: initialRTO, g: DefaultGranularity}
+	return Bounds{minRTO: minRTO, maxRTO: maxRTO, initialRTO: initialRTO, g: DefaultGranularity}
 }
 
 // SetGranularity sets the clock granularity G used in RFC 6298 (2.2) and
 // (2.3): RTO = SRTT + max(G, K*RTTVAR). A zero or negative g selects
 // DefaultGranularity.
-func (e *Estimator) SetGranularity(g time.Duration) {
+func (b *Bounds) SetGranularity(g time.Duration) {
 	if g <= 0 {
 		g = DefaultGranularity
 	}
-	e.g = g
+	b.g = g
+}
+
+func (b *Bounds) clamp(d time.Duration) time.Duration {
+	if d < b.minRTO {
+		return b.minRTO
+	}
+	if d > b.maxRTO {
+		return b.maxRTO
+	}
+	return d
+}
+
+// Estimator is the per-connection state of an RFC 6298 RTO estimator. The
+// zero value is ready for use: no sample yet, no backoff.
+type Estimator struct {
+	srtt, rttvar time.Duration
+	backoff      uint8 // number of doublings since the last reset
+	hasSample    bool
 }
 
 // Sample feeds one round-trip time measurement R (RFC 6298 section 2).
@@ -109,48 +127,38 @@ func (e *Estimator) Sample(r time.Duration) {
 	e.backoff = 0
 }
 
-// baseRTO is the RTO before backoff, clamped to [min, max].
-func (e *Estimator) baseRTO() time.Duration {
-	rto := e.initialRTO
+// baseRTO is the RTO before backoff, clamped to b.
+func (e *Estimator) baseRTO(b *Bounds) time.Duration {
+	rto := b.initialRTO
 	if e.hasSample {
 		v := K * e.rttvar
-		if v < e.g {
-			v = e.g
+		if v < b.g {
+			v = b.g
 		}
 		rto = e.srtt + v
 	}
-	return e.clamp(rto)
-}
-
-func (e *Estimator) clamp(d time.Duration) time.Duration {
-	if d < e.minRTO {
-		return e.minRTO
-	}
-	if d > e.maxRTO {
-		return e.maxRTO
-	}
-	return d
+	return b.clamp(rto)
 }
 
 // RTO returns the current retransmission timeout: SRTT + max(G, K*RTTVAR)
 // (or the initial RTO before the first sample), doubled once per Backoff
-// since the last sample or ResetBackoff, and clamped to [min, max].
-func (e *Estimator) RTO() time.Duration {
-	rto := e.baseRTO()
+// since the last sample or ResetBackoff, and clamped to b's [min, max].
+func (e *Estimator) RTO(b *Bounds) time.Duration {
+	rto := e.baseRTO(b)
 	for i := uint8(0); i < e.backoff; i++ {
-		if rto >= e.maxRTO/2 {
-			return e.maxRTO
+		if rto >= b.maxRTO/2 {
+			return b.maxRTO
 		}
 		rto *= 2
 	}
-	return e.clamp(rto)
+	return b.clamp(rto)
 }
 
 // Backoff doubles the RTO after a retransmission timeout (RFC 6298 5.5). The
 // doubling is bounded: once the RTO has reached the maximum, further calls
 // leave it there.
-func (e *Estimator) Backoff() {
-	if e.backoff < maxShift && e.RTO() < e.maxRTO {
+func (e *Estimator) Backoff(b *Bounds) {
+	if e.backoff < maxShift && e.RTO(b) < b.maxRTO {
 		e.backoff++
 	}
 }
@@ -171,8 +179,6 @@ func (e *Estimator) RTTVar() time.Duration { return e.rttvar }
 // HasSample reports whether at least one RTT sample has been taken.
 func (e *Estimator) HasSample() bool { return e.hasSample }
 
-// Reset forgets all samples and the backoff, keeping the configuration
-// (RFC 6298 5.7 allows re-initialising after a failed handshake).
-func (e *Estimator) Reset() {
-	e.srtt, e.rttvar, e.backoff, e.hasSample = 0, 0, 0, false
-}
+// Reset forgets all samples and the backoff (RFC 6298 5.7 allows
+// re-initialising after a failed handshake).
+func (e *Estimator) Reset() { *e = Estimator{} }

@@ -40,7 +40,7 @@ func TestInitial(t *testing.T) {
 		t.Fatalf("initial RTO = %v, want 1s", got)
 	}
 	d := New(0, 0, 0)
-	if d.RTO() != DefaultInitialRTO || d.minRTO != DefaultMinRTO || d.maxRTO != DefaultMaxRTO {
+	if d.RTO() != DefaultInitialRTO || d.b.minRTO != DefaultMinRTO || d.b.maxRTO != DefaultMaxRTO {
 		t.Fatalf("defaults not applied: %+v", d)
 	}
 }
@@ -74,7 +74,7 @@ func TestSequencesAgainstFormulas(t *testing.T) {
 		hi := time.Duration(1+rng.Intn(120)) * time.Second
 		g := time.Duration(1+rng.Intn(20)) * time.Millisecond
 		e := New(lo, hi, time.Second)
-		e.SetGranularity(g)
+		e.b.SetGranularity(g)
 		var m model
 		if lo == 0 {
 			lo = DefaultMinRTO
@@ -108,7 +108,7 @@ func TestGranularity(t *testing.T) {
 	if got := e.RTO(); got != 10*time.Millisecond+DefaultGranularity {
 		t.Fatalf("RTO with vanishing RTTVAR = %v, want SRTT+G = 11ms", got)
 	}
-	e.SetGranularity(5 * time.Millisecond)
+	e.b.SetGranularity(5 * time.Millisecond)
 	if got := e.RTO(); got != 15*time.Millisecond {
 		t.Fatalf("RTO with G=5ms = %v, want 15ms", got)
 	}
@@ -197,3 +197,17 @@ func BenchmarkSample(b *testing.B) {
 		_ = e.RTO()
 	}
 }
+
+// bounded is an Estimator with its Bounds, for tests written against one
+// value.
+type bounded struct {
+	Estimator
+	b Bounds
+}
+
+func New(minRTO, maxRTO, initialRTO time.Duration) *bounded {
+	return &bounded{b: NewBounds(minRTO, maxRTO, initialRTO)}
+}
+
+func (e *bounded) RTO() time.Duration { return e.Estimator.RTO(&e.b) }
+func (e *bounded) Backoff()           { e.Estimator.Backoff(&e.b) }
