@@ -71,10 +71,9 @@ func DefaultTargets() []Target {
 				}
 				return false, fmt.Sprintf("%.3f× of gVisor's (target ≤ 0.1×): %.0f B per connection pair over the %.0f B target", r, fip-gv/10, gv/10)
 			},
-			Blocker: "each end is one tcp.PCB of 704 bytes (a 704-byte allocation) and about 20 B in the Protocol's tables (an open-addressing connection table of PCB pointers and the PCB list); " +
-				"the SACK scoreboard and the out-of-order queue come from free lists only while data is in flight, the send buffer's storage from the first write, listener and non-default keepalive state from their own small structs. " +
-				"What remains inline is state that must outlive idle periods or is read on every segment: addresses and callbacks (96 B), sequence space and windows, CUBIC (88 B + 16 B interface), RTT estimator (56 B, 32 of them per-protocol bounds), counters (56 B), timers (64 B). " +
-				"Reaching 1/10 (about 575 B per end) needs congestion control and loss recovery state split out into pooled parts released after an idle period (RFC 5681 §4.1), and the RTT bounds read from the Protocol.",
+			Blocker: "each end is one tcp.PCB of 512 bytes (the allocator's 512-byte class, with nothing to spare) and about 20 B in the Protocol's tables (an open-addressing connection table of PCB pointers and the PCB list); " +
+				"congestion control state, the SACK scoreboard and the out-of-order queue come from free lists only while data is in flight (congestion control until an RTO of idleness, RFC 5681 §4.1), the send buffer's storage from the first write, listener and non-default keepalive state from their own small structs. " +
+				"What remains inline is state that must outlive idle periods or is read on every segment: addresses and callbacks (96 B), sequence space and windows, the RTT estimator (24 B), counters (56 B), timers (64 B).",
 		},
 		{
 			Name: "zero allocations per packet on the UDP, ICMP and TCP bulk paths",
