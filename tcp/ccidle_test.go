@@ -116,4 +116,3 @@ func TestCongestionStateWhileIdle(t *testing.T) {
 		t.Fatalf("state %v holds congestion state %T", k.c.State(), k.c.cc)
 	}
 }
-
