@@ -15,8 +15,9 @@ import (
 // segments (TSO). A link that implements link.BatchReceiver is read by
 // batchReadLoop: one wake-up reads every frame already queued (up to
 // rxBatch), the core lock is taken once for the batch, each frame goes in
-// with its offload metadata (stack.InputMeta), and the timer goroutine is
-// re-armed once. When the link also combines writes (writeHolder), the
+// with its offload metadata (stack.InputMeta) inside one input batch
+// (stack.BeginBatch: TCP acknowledges the batch's in-order data once per
+// connection), and the timer goroutine is re-armed once. When the link also combines writes (writeHolder), the
 // frames the stack sends while it handles a batch are written together
 // at the end of the batch.
 
@@ -115,6 +116,9 @@ func (h *Host) batchReadLoop(br link.BatchReceiver, l link.Link, nic stack.NIC, 
 		if hold {
 			wh.HoldWrites()
 		}
+		if n > 1 {
+			h.s.BeginBatch() // one ACK per connection for the batch (stack/batch.go)
+		}
 		for i := 0; i < n; i++ {
 			h.stats.framesIn.Add(1)
 			h.stats.bytesIn.Add(uint64(sizes[i]))
@@ -124,6 +128,7 @@ func (h *Host) batchReadLoop(br link.BatchReceiver, l link.Link, nic stack.NIC, 
 				GSO: m.GSO != link.GSONone, GSOSize: m.GSOSize,
 			})
 		}
+		h.s.EndBatch()
 		if hold {
 			// A failed deferred write is counted by the link (the stack
 			// counted the frame as sent when it was deferred), as an

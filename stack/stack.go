@@ -297,6 +297,7 @@ type Stack struct {
 	tidx    [256]uint8
 	tlist   []Transport
 	pollers []Poller
+	inBatch bool       // between BeginBatch and EndBatch (batch.go)
 	raw     []rawEntry // raw handlers in registration order (transport.go)
 
 	// scratch values handed to transports and raw handlers, reused per packet

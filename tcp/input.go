@@ -613,9 +613,14 @@ func (c *PCB) processData(seg *segment) {
 		return
 	}
 	c.unackedSeg += int32(max(1, len(data)/int(c.advMSS))) // a coalesced (GRO) segment counts as what it was
-	if p.cfg.NoDelayedACK || c.unackedSeg >= 2 {
+	switch {
+	case p.cfg.NoDelayedACK:
 		c.ackNow = true
-	} else if c.delackAt == 0 && !c.ackNow {
+	case c.unackedSeg >= 2 && p.s.InBatch():
+		c.deferACK() // one ACK for the batch's in-order data (batch.go)
+	case c.unackedSeg >= 2:
+		c.ackNow = true
+	case c.delackAt == 0 && !c.ackNow:
 		c.setTimer(&c.delackAt, p.now+p.cfg.DelayedACK)
 	}
 }

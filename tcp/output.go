@@ -174,7 +174,7 @@ func (c *PCB) xmit(seq uint32, n int, flags uint8, retrans bool) bool {
 	c.cnt.bytesSent += uint64(n)
 	if flags&wire.TCPFlagACK != 0 {
 		c.lastAckSent = c.rcvNxt
-		c.ackNow = false
+		c.ackNow, c.ackDeferred = false, false
 		c.unackedSeg = 0
 		if c.delackAt != 0 {
 			c.delackAt = 0

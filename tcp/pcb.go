@@ -117,6 +117,7 @@ type PCB struct {
 	inRecovery         bool
 	rescueUsed         bool
 	ackNow             bool // ACK generation
+	ackDeferred        bool // in Protocol.deferredACKs (batch.go)
 	inInput            bool
 }
 

@@ -219,6 +219,7 @@ type Protocol struct {
 
 	twHead, twTail *PCB   // PCBs in TIME_WAIT, oldest first (state.go)
 	due            []*PCB // Poll's scratch: the PCBs due now
+	deferredACKs   []*PCB // connections owing an ACK at the end of the input batch (batch.go)
 
 	// scratch, reused per segment so the data path allocates nothing
 	opts   wire.TCPOptions // output
