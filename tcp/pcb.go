@@ -54,7 +54,9 @@ type PCB struct {
 	tsRecent uint32
 	tsOffset uint32
 
-	// timers: absolute deadlines, 0 when not armed; next is their minimum
+	// timers: absolute deadlines, 0 when not armed; next is their minimum.
+	// closeAt ends FIN_WAIT_2 and TIME_WAIT; before those it checks for
+	// idleness while congestion state is held (active.go).
 	rtoAt, persistAt, delackAt, keepAt, closeAt time.Duration
 	next                                        time.Duration
 	twPrev, twNext                              *PCB // the TIME_WAIT list, while in TIME_WAIT
