@@ -174,6 +174,19 @@ func (e *End) Send(frame []byte) error {
 // length. It waits in real time; under a virtual clock use TryReceive.
 func (e *End) Receive(buf []byte) (int, error) { return e.rx.Pop(buf) }
 
+// ReceiveBatch blocks until a frame is due, then copies it and every
+// further frame already due, up to len(bufs), into bufs, their lengths
+// into sizes; it returns the number of frames. No frame carries offload
+// metadata: metas, when not nil, are zeroed. It implements
+// link.BatchReceiver, so a reader takes a burst of frames in one wake-up.
+func (e *End) ReceiveBatch(bufs [][]byte, sizes []int, metas []link.RxMeta) (int, error) {
+	n, err := e.rx.PopBatch(bufs, sizes)
+	if metas != nil {
+		clear(metas[:min(n, len(metas))])
+	}
+	return n, err
+}
+
 // TryReceive copies the next frame that is due by the pipe's clock into buf.
 func (e *End) TryReceive(buf []byte) (int, bool) { return e.rx.TryPop(buf, e.clock.Now()) }
 
@@ -202,6 +215,7 @@ func (e *End) Stats() Stats {
 }
 
 var (
-	_ link.Link   = (*End)(nil)
-	_ link.Poller = (*End)(nil)
+	_ link.Link          = (*End)(nil)
+	_ link.Poller        = (*End)(nil)
+	_ link.BatchReceiver = (*End)(nil)
 )

@@ -179,15 +179,27 @@ func (q *Queue) Reschedule(seq uint64, due time.Duration) (uint64, bool) {
 
 // popLocked removes the head frame into buf.
 func (q *Queue) popLocked(buf []byte) int {
-	idx := q.order[0]
-	copy(q.order, q.order[1:])
-	q.order = q.order[:len(q.order)-1]
+	n := q.takeLocked(0, buf)
+	q.dropHeadLocked(1)
+	return n
+}
+
+// takeLocked copies the frame at position i of the delivery order into buf
+// and frees its slot; dropHeadLocked then removes the taken positions.
+func (q *Queue) takeLocked(i int, buf []byte) int {
+	idx := q.order[i]
 	s := &q.slots[idx]
 	n := copy(buf, s.buf[:s.n])
 	q.stats.Popped++
 	q.stats.PoppedBytes += uint64(s.n)
 	q.free = append(q.free, idx)
 	return n
+}
+
+// dropHeadLocked removes the first k positions of the delivery order.
+func (q *Queue) dropHeadLocked(k int) {
+	m := copy(q.order, q.order[k:])
+	q.order = q.order[:m]
 }
 
 // TryPop copies the head frame into buf when it is due at now, and returns
@@ -217,8 +229,23 @@ func (q *Queue) NextDue() (time.Duration, bool) {
 // link.ErrClosed once the queue is closed. Waiting uses real timers, so Pop
 // is for real clocks; under virtual time use TryPop.
 func (q *Queue) Pop(buf []byte) (int, error) {
+	bufs := [1][]byte{buf}
+	var sizes [1]int
+	if _, err := q.PopBatch(bufs[:], sizes[:]); err != nil {
+		return 0, err
+	}
+	return sizes[0], nil
+}
+
+// PopBatch is Pop for several frames: it blocks until the head frame is
+// due, then takes it and every further frame already due, up to
+// len(bufs), in one hold of the queue's lock. Frame i is copied into
+// bufs[i] (truncated to its length) and its length stored in sizes[i];
+// it returns the number of frames.
+func (q *Queue) PopBatch(bufs [][]byte, sizes []int) (int, error) {
 	q.popMu.Lock()
 	defer q.popMu.Unlock()
+	max := min(len(bufs), len(sizes))
 	for {
 		q.mu.Lock()
 		if q.closed {
@@ -226,14 +253,19 @@ func (q *Queue) Pop(buf []byte) (int, error) {
 			return 0, link.ErrClosed
 		}
 		wait := time.Duration(-1)
-		if len(q.order) > 0 {
+		if len(q.order) > 0 && max > 0 {
 			due := q.slots[q.order[0]].due
 			var now time.Duration
 			if due > 0 { // frames pushed without a delay are due at 0: no clock read
 				now = q.clock.Now()
 			}
 			if due <= now {
-				n := q.popLocked(buf)
+				n := 0
+				for n < max && n < len(q.order) && q.slots[q.order[n]].due <= now {
+					sizes[n] = q.takeLocked(n, bufs[n])
+					n++
+				}
+				q.dropHeadLocked(n)
 				q.mu.Unlock()
 				return n, nil
 			}
