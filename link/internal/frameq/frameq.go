@@ -52,9 +52,10 @@ type Queue struct {
 	closed   bool
 	stats    Stats
 
-	wake  chan struct{} // one token: something changed (push, reschedule, close)
-	popMu sync.Mutex    // one blocked Pop at a time; guards timer
-	timer *time.Timer
+	wake    chan struct{} // one token: something changed (push, reschedule, close)
+	waiting bool          // a Pop is blocked or about to block on wake (mu)
+	popMu   sync.Mutex    // one blocked Pop at a time; guards timer
+	timer   *time.Timer
 }
 
 // New returns a queue of capacity frames of at most maxFrame bytes each
@@ -142,8 +143,14 @@ func (q *Queue) Push(frame []byte, due time.Duration) (uint64, bool) {
 	q.insert(idx)
 	q.stats.Pushed++
 	seq := s.seq
+	// Only the first push after a Pop started waiting wakes it: a burst of
+	// frames costs one wake-up, and a busy reader none.
+	wake := q.waiting
+	q.waiting = false
 	q.mu.Unlock()
-	q.signal()
+	if wake {
+		q.signal()
+	}
 	return seq, true
 }
 
@@ -248,6 +255,7 @@ func (q *Queue) PopBatch(bufs [][]byte, sizes []int) (int, error) {
 	max := min(len(bufs), len(sizes))
 	for {
 		q.mu.Lock()
+		q.waiting = false
 		if q.closed {
 			q.mu.Unlock()
 			return 0, link.ErrClosed
@@ -271,6 +279,7 @@ func (q *Queue) PopBatch(bufs [][]byte, sizes []int) (int, error) {
 			}
 			wait = due - now
 		}
+		q.waiting = true
 		q.mu.Unlock()
 		if wait < 0 {
 			<-q.wake
