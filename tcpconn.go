@@ -47,6 +47,7 @@ type TCPConn struct {
 	pcb        *tcp.PCB // nil once closed or failed
 	rb         recvRing
 	rcvBuf     int   // the pcb's receive buffer (window) size
+	unreported int   // bytes read out of rb, not yet passed to pcb.Recved
 	eof        bool  // the peer's FIN arrived after everything in rb
 	err        error // the connection failed; the pcb is gone
 	rdShut     bool  // CloseRead
@@ -156,6 +157,22 @@ func (c *TCPConn) recvedLocked(n int) {
 	}
 }
 
+// consumedLocked reports n bytes the application took out of the receive
+// buffer (h.mu held). Like Linux (tcp_cleanup_rbuf), it does not announce
+// every small read: the consumed bytes are handed to the pcb, which may
+// send a window update, once they add up to a quarter of the buffer, or
+// when the window the peer last heard of is less than half the buffer.
+// In between, the peer still has at least half the buffer to send into,
+// so nothing stalls, and a stream read in small pieces costs far fewer
+// window-update segments.
+func (c *TCPConn) consumedLocked(n int) {
+	c.unreported += n
+	if c.unreported >= c.rcvBuf/4 || c.rcvBuf-c.rb.len()-c.unreported < c.rcvBuf/2 {
+		c.recvedLocked(c.unreported)
+		c.unreported = 0
+	}
+}
+
 // readErrLocked returns what a read finds when the buffer is empty: io.EOF
 // after the peer's FIN or CloseRead, the connection's error, or nil (wait).
 func (c *TCPConn) readErrLocked() error {
@@ -198,7 +215,7 @@ func (c *TCPConn) Read(b []byte) (int, error) {
 		h.mu.Lock()
 		if c.rb.len() > 0 {
 			n := c.rb.read(b)
-			c.recvedLocked(n)
+			c.consumedLocked(n)
 			h.mu.Unlock()
 			return n, nil
 		}
@@ -311,8 +328,9 @@ func (c *TCPConn) shutdown(read bool) error {
 	}
 	if read {
 		c.rdShut = true
-		n := c.rb.len()
+		n := c.rb.len() + c.unreported
 		c.rb.free()
+		c.unreported = 0
 		c.recvedLocked(n)
 		signal(c.readable)
 		return nil
