@@ -39,6 +39,11 @@ type Host struct {
 
 	stats shellCounters
 
+	// Wake-ups deferred while a reader hands a batch of frames to the
+	// stack (wakeLocked); guarded by mu.
+	deferWakes bool
+	wakes      []chan struct{}
+
 	// Sockets (socket.go and the files it names); guarded by mu.
 	sockCfg SocketConfig
 	socks   map[sockCloser]struct{}
@@ -231,5 +236,49 @@ func (h *Host) rearmLocked() {
 	select {
 	case h.wake <- struct{}{}:
 	default:
+	}
+}
+
+// maxDeferredWakes bounds the wake-ups a batch defers; beyond it they are
+// sent at once.
+const maxDeferredWakes = 4 * rxBatch
+
+// wakeLocked hands ch its token (see signal). While a reader hands a
+// batch of frames to the stack, the token waits until the reader has
+// released the core lock: the woken goroutine, which takes the core lock
+// first thing, then finds it free instead of blocking on it, and a
+// burst of segments for one connection wakes its reader once. h.mu must
+// be held.
+func (h *Host) wakeLocked(ch chan struct{}) {
+	if !h.deferWakes || len(h.wakes) >= maxDeferredWakes {
+		signal(ch)
+		return
+	}
+	for _, w := range h.wakes {
+		if w == ch {
+			return
+		}
+	}
+	h.wakes = append(h.wakes, ch)
+}
+
+// deferWakesLocked starts deferring wake-ups (h.mu held).
+func (h *Host) deferWakesLocked() { h.deferWakes = true }
+
+// takeWakesLocked stops deferring and moves the deferred wake-ups into
+// buf, to be sent with sendWakes once h.mu is released.
+func (h *Host) takeWakesLocked(buf []chan struct{}) []chan struct{} {
+	h.deferWakes = false
+	buf = append(buf[:0], h.wakes...)
+	clear(h.wakes)
+	h.wakes = h.wakes[:0]
+	return buf
+}
+
+// sendWakes signals every channel in ws and clears ws (h.mu not held).
+func sendWakes(ws []chan struct{}) {
+	for i, ch := range ws {
+		signal(ch)
+		ws[i] = nil
 	}
 }

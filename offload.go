@@ -15,10 +15,11 @@ import (
 // segments (TSO). A link that implements link.BatchReceiver is read by
 // batchReadLoop: one wake-up reads every frame already queued (up to
 // rxBatch), the core lock is taken once for the batch, each frame goes in
-// with its offload metadata (stack.InputMeta), and the timer goroutine is
-// re-armed once. When the link also combines writes (writeHolder), the
-// frames the stack sends while it handles a batch are written together
-// at the end of the batch.
+// with its offload metadata (stack.InputMeta), the timer goroutine is
+// re-armed once, and the sockets the batch made readable or writable are
+// woken once the lock is released (Host.wakeLocked). When the link also
+// combines writes (writeHolder), the frames the stack sends while it
+// handles a batch are written together at the end of the batch.
 
 // writeHolder is a link that can combine the writes of a batch
 // (tap.Link.HoldWrites and FlushWrites): batchReadLoop holds writes while
@@ -86,6 +87,7 @@ func (h *Host) batchReadLoop(br link.BatchReceiver, l link.Link, nic stack.NIC, 
 	sizes := make([]int, rxBatch)
 	metas := make([]link.RxMeta, rxBatch)
 	wh, _ := l.(writeHolder)
+	wakes := make([]chan struct{}, 0, maxDeferredWakes)
 	backoff := minErrorBackoff
 	for {
 		n, err := br.ReceiveBatch(bufs, sizes, metas)
@@ -111,6 +113,7 @@ func (h *Host) batchReadLoop(br link.BatchReceiver, l link.Link, nic stack.NIC, 
 		}
 		backoff = minErrorBackoff
 		h.mu.Lock()
+		h.deferWakesLocked()
 		hold := wh != nil && n > 1
 		if hold {
 			wh.HoldWrites()
@@ -131,6 +134,8 @@ func (h *Host) batchReadLoop(br link.BatchReceiver, l link.Link, nic stack.NIC, 
 			wh.FlushWrites()
 		}
 		h.rearmLocked()
+		wakes = h.takeWakesLocked(wakes)
 		h.mu.Unlock()
+		sendWakes(wakes)
 	}
 }

@@ -19,6 +19,9 @@ import (
 //     socket's bounded queue (datagrams, bytes, or a pending error),
 //  2. releases it and calls signal on the socket's readable (or writable)
 //     channel, a one-token channel: a non-blocking send that coalesces.
+//     A TCP conn's callbacks use Host.wakeLocked instead, which holds the
+//     token back while a link reader hands a batch of frames to the stack
+//     and sends it once the reader has released the core lock.
 //
 // A goroutine blocked in Read (Write for TCP) loops: under sock.mu it checks
 // closed, the deadline, a pending error and the queue; when there is nothing

@@ -89,7 +89,7 @@ func (h *Host) newTCPConnLocked(network string, pcb *tcp.PCB, rcvBuf int) *TCPCo
 func (c *TCPConn) onRecv(pc *tcp.PCB, data []byte) {
 	if data == nil {
 		c.eof = true
-		signal(c.readable)
+		c.h.wakeLocked(c.readable)
 		return
 	}
 	if c.rdShut || c.released {
@@ -103,21 +103,21 @@ func (c *TCPConn) onRecv(pc *tcp.PCB, data []byte) {
 		pc.Abort()
 		c.pcb = nil
 		c.err = tcp.ErrConnAborted
-		signal(c.writable)
+		c.h.wakeLocked(c.writable)
 	}
-	signal(c.readable)
+	c.h.wakeLocked(c.readable)
 }
 
 // onSent runs under the core lock: acknowledged bytes freed send buffer
 // space, so a blocked writer may go on.
-func (c *TCPConn) onSent(*tcp.PCB, int) { signal(c.writable) }
+func (c *TCPConn) onSent(*tcp.PCB, int) { c.h.wakeLocked(c.writable) }
 
 // onError runs under the core lock: the pcb failed and is already freed.
 func (c *TCPConn) onError(_ *tcp.PCB, err error) {
 	c.pcb = nil
 	c.err = err
-	signal(c.readable)
-	signal(c.writable)
+	c.h.wakeLocked(c.readable)
+	c.h.wakeLocked(c.writable)
 }
 
 // closeLocked releases the pcb and the receive buffer (h.mu held): a
