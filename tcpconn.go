@@ -160,14 +160,17 @@ func (c *TCPConn) recvedLocked(n int) {
 // consumedLocked reports n bytes the application took out of the receive
 // buffer (h.mu held). Like Linux (tcp_cleanup_rbuf), it does not announce
 // every small read: the consumed bytes are handed to the pcb, which may
-// send a window update, once they add up to a quarter of the buffer, or
-// when the window the peer last heard of is less than half the buffer.
-// In between, the peer still has at least half the buffer to send into,
-// so nothing stalls, and a stream read in small pieces costs far fewer
-// window-update segments.
+// send a window update, when the buffer is empty (the reader caught up
+// and may block), once they add up to a quarter of the buffer, or when
+// the window the peer last heard of is less than half the buffer. In
+// between, the reader is still busy with buffered data, and a stream
+// read in small pieces costs fewer window-update segments. (Without the
+// empty-buffer rule a reader blocked on an empty buffer could leave up
+// to a quarter of the window unannounced: at MTU 65535, where a segment
+// is as big as the window, that stalled the stream until a timer fired.)
 func (c *TCPConn) consumedLocked(n int) {
 	c.unreported += n
-	if c.unreported >= c.rcvBuf/4 || c.rcvBuf-c.rb.len()-c.unreported < c.rcvBuf/2 {
+	if c.rb.len() == 0 || c.unreported >= c.rcvBuf/4 || c.rcvBuf-c.rb.len()-c.unreported < c.rcvBuf/2 {
 		c.recvedLocked(c.unreported)
 		c.unreported = 0
 	}
