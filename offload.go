@@ -74,6 +74,15 @@ func stackLink(l link.Link) stack.Link {
 	return l
 }
 
+// swapReceiver is a link.BatchReceiver that can hand frames over without
+// a copy (pipe.End.ReceiveBatchSwap): it exchanges bufs[i] for its own
+// buffer holding frame i and keeps the one passed in. batchReadLoop uses
+// it when the link has it; the stack keeps no reference to a frame after
+// Input returns, so the buffers may change hands between batches.
+type swapReceiver interface {
+	ReceiveBatchSwap(bufs [][]byte, sizes []int) (int, error)
+}
+
 // batchReadLoop is readLoop for a link.BatchReceiver.
 func (h *Host) batchReadLoop(br link.BatchReceiver, l link.Link, nic stack.NIC, bufLen int) {
 	defer h.wg.Done()
@@ -87,10 +96,17 @@ func (h *Host) batchReadLoop(br link.BatchReceiver, l link.Link, nic stack.NIC, 
 	sizes := make([]int, rxBatch)
 	metas := make([]link.RxMeta, rxBatch)
 	wh, _ := l.(writeHolder)
+	sr, _ := l.(swapReceiver) // no offload metadata: metas stay zero
 	wakes := make([]chan struct{}, 0, maxDeferredWakes)
 	backoff := minErrorBackoff
 	for {
-		n, err := br.ReceiveBatch(bufs, sizes, metas)
+		var n int
+		var err error
+		if sr != nil {
+			n, err = sr.ReceiveBatchSwap(bufs, sizes)
+		} else {
+			n, err = br.ReceiveBatch(bufs, sizes, metas)
+		}
 		if err != nil {
 			if errors.Is(err, link.ErrClosed) {
 				return

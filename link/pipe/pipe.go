@@ -187,6 +187,16 @@ func (e *End) ReceiveBatch(bufs [][]byte, sizes []int, metas []link.RxMeta) (int
 	return n, err
 }
 
+// ReceiveBatchSwap is ReceiveBatch without copying the frames: each
+// bufs[i] that can hold the pipe's largest frame is exchanged for the
+// queue buffer that holds frame i, and the queue keeps the caller's buffer
+// for a later frame (a bufs[i] that is too short gets a copy). The caller
+// must use bufs[i] afresh after each call and not keep the buffers it
+// passed in; the number of buffers never changes.
+func (e *End) ReceiveBatchSwap(bufs [][]byte, sizes []int) (int, error) {
+	return e.rx.PopBatchSwap(bufs, sizes)
+}
+
 // TryReceive copies the next frame that is due by the pipe's clock into buf.
 func (e *End) TryReceive(buf []byte) (int, bool) { return e.rx.TryPop(buf, e.clock.Now()) }
 

@@ -300,3 +300,39 @@ func TestZeroDelayReadsNoClock(t *testing.T) {
 		t.Fatalf("delayed frame received at once (ok %v) or no clock read (%d)", ok, clk.reads)
 	}
 }
+
+// ReceiveBatch and ReceiveBatchSwap return every queued frame in order,
+// several per call.
+func TestReceiveBatch(t *testing.T) {
+	a, b := New(Config{QueueLen: 8})
+	defer a.Close()
+	defer b.Close()
+	bufs := make([][]byte, 4)
+	for i := range bufs {
+		bufs[i] = make([]byte, 1600)
+	}
+	sizes := make([]int, 4)
+	for _, swap := range []bool{false, true} {
+		for i := range 3 {
+			if err := a.Send([]byte{byte(i), 0xee}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var n int
+		var err error
+		if swap {
+			n, err = b.ReceiveBatchSwap(bufs, sizes)
+		} else {
+			metas := make([]link.RxMeta, 4)
+			n, err = b.ReceiveBatch(bufs, sizes, metas)
+		}
+		if err != nil || n != 3 {
+			t.Fatalf("swap %v: got %d frames, %v; want 3", swap, n, err)
+		}
+		for i := range n {
+			if got := bufs[i][:sizes[i]]; len(got) != 2 || got[0] != byte(i) {
+				t.Fatalf("swap %v: frame %d = %x", swap, i, got)
+			}
+		}
+	}
+}

@@ -194,9 +194,23 @@ func (q *Queue) popLocked(buf []byte) int {
 // takeLocked copies the frame at position i of the delivery order into buf
 // and frees its slot; dropHeadLocked then removes the taken positions.
 func (q *Queue) takeLocked(i int, buf []byte) int {
+	return q.takeSwapLocked(i, &buf, false)
+}
+
+// takeSwapLocked is takeLocked; with swap, and *buf at least maxFrame
+// long, it exchanges buffers instead of copying: *buf becomes the slot's
+// buffer holding the frame and the slot keeps the caller's buffer for a
+// later frame.
+func (q *Queue) takeSwapLocked(i int, buf *[]byte, swap bool) int {
 	idx := q.order[i]
 	s := &q.slots[idx]
-	n := copy(buf, s.buf[:s.n])
+	var n int
+	if swap && len(*buf) >= q.maxFrame {
+		*buf, s.buf = s.buf, (*buf)[:q.maxFrame]
+		n = s.n
+	} else {
+		n = copy(*buf, s.buf[:s.n])
+	}
 	q.stats.Popped++
 	q.stats.PoppedBytes += uint64(s.n)
 	q.free = append(q.free, idx)
@@ -250,6 +264,20 @@ func (q *Queue) Pop(buf []byte) (int, error) {
 // bufs[i] (truncated to its length) and its length stored in sizes[i];
 // it returns the number of frames.
 func (q *Queue) PopBatch(bufs [][]byte, sizes []int) (int, error) {
+	return q.popBatch(bufs, sizes, false)
+}
+
+// PopBatchSwap is PopBatch without the copy where it can: a bufs[i] at
+// least the queue's maximum frame length is exchanged for the slot
+// buffer that holds frame i (which is then exactly that long), and the
+// slot keeps the caller's buffer. The number of buffers stays the same,
+// so the queue's memory stays bounded and nothing is allocated; the
+// caller must not keep using a buffer it passed in.
+func (q *Queue) PopBatchSwap(bufs [][]byte, sizes []int) (int, error) {
+	return q.popBatch(bufs, sizes, true)
+}
+
+func (q *Queue) popBatch(bufs [][]byte, sizes []int, swap bool) (int, error) {
 	q.popMu.Lock()
 	defer q.popMu.Unlock()
 	max := min(len(bufs), len(sizes))
@@ -270,7 +298,7 @@ func (q *Queue) PopBatch(bufs [][]byte, sizes []int) (int, error) {
 			if due <= now {
 				n := 0
 				for n < max && n < len(q.order) && q.slots[q.order[n]].due <= now {
-					sizes[n] = q.takeLocked(n, bufs[n])
+					sizes[n] = q.takeSwapLocked(n, &bufs[n], swap)
 					n++
 				}
 				q.dropHeadLocked(n)
