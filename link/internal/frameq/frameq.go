@@ -30,6 +30,11 @@ type Stats struct {
 	PoppedBytes uint64
 	// Dropped counts frames refused because the queue was full or closed.
 	Dropped uint64
+	// Offered counts every frame passed to Push, accepted or dropped, and
+	// OfferedBytes their bytes (before any truncation): a link counts
+	// what it sent here, under the lock Push takes anyway, rather than
+	// in atomic counters of its own.
+	Offered, OfferedBytes uint64
 }
 
 type slot struct {
@@ -125,6 +130,8 @@ func (q *Queue) insert(idx int32) {
 // closed (the frame is dropped and counted).
 func (q *Queue) Push(frame []byte, due time.Duration) (uint64, bool) {
 	q.mu.Lock()
+	q.stats.Offered++
+	q.stats.OfferedBytes += uint64(len(frame))
 	if q.closed || len(q.free) == 0 {
 		q.stats.Dropped++
 		q.mu.Unlock()
