@@ -21,11 +21,11 @@ import (
 // combines writes (writeHolder), the frames the stack sends while it
 // handles a batch are written together at the end of the batch.
 
-// writeHolder is a link that can combine the writes of a batch
-// (tap.Link.HoldWrites and FlushWrites): batchReadLoop holds writes while
-// the stack handles a batch of two or more frames, so the answers of the
-// whole batch are written in one pass of the link's write lock, and
-// flushes them before it releases the core lock.
+// writeHolder is a link that can combine the writes of a batch (tap.Link
+// and pipe.End: HoldWrites and FlushWrites): batchReadLoop holds writes
+// while the stack handles a batch of two or more frames, so the answers
+// of the whole batch are written in one pass of the link's write lock,
+// and flushes them before it releases the core lock.
 type writeHolder interface {
 	HoldWrites()
 	FlushWrites() error

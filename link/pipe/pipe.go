@@ -14,6 +14,7 @@ package pipe
 import (
 	"fmt"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -97,6 +98,14 @@ type End struct {
 	peer     *End
 	closed   atomic.Bool
 	tooLong  atomic.Uint64
+
+	// Write combining (HoldWrites, FlushWrites). holding is read without
+	// hmu so that an ordinary Send pays no lock for it.
+	holding atomic.Bool
+	hmu     sync.Mutex
+	hq      [][]byte        // held frames, each in a buffer of cap maxFrame
+	hdue    []time.Duration // their due times
+	hn      int             // frames held
 	// What this end sends is counted by the peer's queue (Offered), under
 	// the lock the push takes anyway: atomic counters here, written by
 	// every goroutine that sends, cost a contended cache line per frame.
@@ -166,8 +175,80 @@ func (e *End) Send(frame []byte) error {
 	if e.delay > 0 {
 		due = e.clock.Now() + e.delay
 	}
+	if e.holding.Load() && e.hold(frame, due) {
+		return nil
+	}
 	e.peer.rx.Push(frame, due)
 	return nil
+}
+
+// Write combining: see HoldWrites.
+const (
+	// maxHeld is how many frames HoldWrites defers at most (a frame more
+	// first hands the held ones over); maxHeldBytes bounds the buffers
+	// that takes, so at a large MTU fewer frames are held.
+	maxHeld      = 64
+	maxHeldBytes = 256 << 10
+)
+
+// HoldWrites starts write combining, until FlushWrites: Send copies each
+// frame into a buffer of the end's own and returns at once, and
+// FlushWrites hands all of them to the peer's queue in one hold of its
+// lock, exchanging buffers with the queue instead of copying again. So a
+// burst of frames costs the lock once, and its holder, the peer's
+// reader, is disturbed once. Frames keep their order. The root package's
+// reader holds writes while the stack handles a batch of received frames.
+func (e *End) HoldWrites() {
+	e.hmu.Lock()
+	if e.hq == nil {
+		n := max(1, min(maxHeld, maxHeldBytes/e.maxFrame))
+		e.hq = make([][]byte, n)
+		e.hdue = make([]time.Duration, n)
+	}
+	e.holding.Store(true)
+	e.hmu.Unlock()
+}
+
+// FlushWrites hands the held frames over and ends write combining. Frames
+// the peer's full or closed queue cannot take are dropped and counted
+// there, as with Send; it always returns nil.
+func (e *End) FlushWrites() error {
+	e.hmu.Lock()
+	e.flushLocked()
+	e.holding.Store(false)
+	e.hmu.Unlock()
+	return nil
+}
+
+// hold defers frame while writes are held; it reports false when they no
+// longer are (the caller then sends at once).
+func (e *End) hold(frame []byte, due time.Duration) bool {
+	e.hmu.Lock()
+	defer e.hmu.Unlock()
+	if !e.holding.Load() {
+		return false
+	}
+	if e.hn == len(e.hq) {
+		e.flushLocked()
+	}
+	b := e.hq[e.hn]
+	if cap(b) < e.maxFrame {
+		// first use, or the queue gave back a slot it had not used yet
+		b = make([]byte, 0, e.maxFrame)
+	}
+	e.hq[e.hn] = append(b[:0], frame...)
+	e.hdue[e.hn] = due
+	e.hn++
+	return true
+}
+
+// flushLocked hands the held frames to the peer's queue (e.hmu held).
+func (e *End) flushLocked() {
+	if e.hn == 0 {
+		return
+	}
+	e.peer.rx.PushSwap(e.hq[:e.hn], e.hdue[:e.hn])
+	e.hn = 0
 }
 
 // Receive blocks until a frame is due, copies it into buf and returns its

@@ -336,3 +336,57 @@ func TestReceiveBatch(t *testing.T) {
 		}
 	}
 }
+
+// Held writes reach the peer only at FlushWrites, all of them and in
+// order, also when there are more than the end holds at once; in steady
+// state holding allocates nothing.
+func TestHoldWrites(t *testing.T) {
+	a, b := New(Config{QueueLen: 256})
+	defer a.Close()
+	defer b.Close()
+	buf := make([]byte, 1600)
+	a.HoldWrites()
+	const n = maxHeld + 10
+	for i := range n {
+		if err := a.Send([]byte{byte(i), 1, 2, 3}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The first maxHeld frames went over when the hold buffer filled up.
+	if got := b.rx.Len(); got != maxHeld {
+		t.Fatalf("%d frames queued at the peer before FlushWrites, want %d", got, maxHeld)
+	}
+	if err := a.FlushWrites(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		k, ok := b.TryReceive(buf)
+		if !ok || k != 4 || buf[0] != byte(i) {
+			t.Fatalf("frame %d: %v %x", i, ok, buf[:k])
+		}
+	}
+	// Not holding: Send goes through at once.
+	a.Send([]byte{9})
+	if k, ok := b.TryReceive(buf); !ok || k != 1 || buf[0] != 9 {
+		t.Fatalf("unheld frame: %v %x", ok, buf[:k])
+	}
+	if st := a.Stats(); st.Sent != n+1 {
+		t.Fatalf("Sent = %d, want %d", st.Sent, n+1)
+	}
+	bufs := [][]byte{make([]byte, 1600), make([]byte, 1600), make([]byte, 1600)}
+	sizes := make([]int, 3)
+	frame := make([]byte, 1000)
+	round := func() {
+		a.HoldWrites()
+		a.Send(frame)
+		a.Send(frame)
+		a.FlushWrites()
+		b.ReceiveBatchSwap(bufs, sizes)
+	}
+	for range 10 {
+		round()
+	}
+	if allocs := testing.AllocsPerRun(100, round); allocs != 0 {
+		t.Fatalf("%v allocations per held round, want 0", allocs)
+	}
+}

@@ -161,6 +161,57 @@ func (q *Queue) Push(frame []byte, due time.Duration) (uint64, bool) {
 	return seq, true
 }
 
+// PushSwap queues frames[i] (due at dues[i]) without copying where it
+// can: a frame whose buffer has room for the queue's largest frame
+// (cap(frames[i]) >= the maximum) is exchanged for the free slot's
+// buffer, which is left in frames[i] (length 0, or nil for a slot not
+// used yet); other frames are copied and keep their buffers. Frames the
+// full or closed queue cannot take are dropped and counted, and keep
+// their buffers too. The lock is taken once for all of them. It returns
+// how many frames were queued.
+func (q *Queue) PushSwap(frames [][]byte, dues []time.Duration) int {
+	q.mu.Lock()
+	queued := 0
+	for i, f := range frames {
+		q.stats.Offered++
+		q.stats.OfferedBytes += uint64(len(f))
+		if q.closed || len(q.free) == 0 {
+			q.stats.Dropped++
+			continue
+		}
+		idx := q.free[len(q.free)-1]
+		q.free = q.free[:len(q.free)-1]
+		s := &q.slots[idx]
+		if cap(f) >= q.maxFrame {
+			s.n = len(f)
+			if s.n > q.maxFrame {
+				s.n = q.maxFrame
+			}
+			frames[i], s.buf = s.buf[:0:cap(s.buf)], f[:q.maxFrame]
+		} else {
+			if s.buf == nil {
+				s.buf = make([]byte, q.maxFrame)
+			}
+			s.n = copy(s.buf, f)
+		}
+		s.due = dues[i]
+		q.seq++
+		s.seq = q.seq
+		q.insert(idx)
+		q.stats.Pushed++
+		queued++
+	}
+	wake := queued > 0 && q.waiting
+	if wake {
+		q.waiting = false
+	}
+	q.mu.Unlock()
+	if wake {
+		q.signal()
+	}
+	return queued
+}
+
 // Reschedule moves the queued frame with sequence number seq to a new due
 // time, behind every frame already queued for that time. It returns the
 // frame's new sequence number and true, or false when no such frame is
