@@ -134,15 +134,17 @@ func (h *Host) batchReadLoop(br link.BatchReceiver, l link.Link, nic stack.NIC, 
 		if hold {
 			wh.HoldWrites()
 		}
+		h.stats.framesIn.Add(uint64(n))
+		var bytes uint64
 		for i := 0; i < n; i++ {
-			h.stats.framesIn.Add(1)
-			h.stats.bytesIn.Add(uint64(sizes[i]))
+			bytes += uint64(sizes[i])
 			m := &metas[i]
 			h.s.InputMeta(nic, bufs[i][:sizes[i]], stack.RxMeta{
 				CsumValid: m.CsumValid, CsumPartial: m.CsumPartial, CsumStart: m.CsumStart, CsumOffset: m.CsumOffset,
 				GSO: m.GSO != link.GSONone, GSOSize: m.GSOSize,
 			})
 		}
+		h.stats.bytesIn.Add(bytes)
 		if hold {
 			// A failed deferred write is counted by the link (the stack
 			// counted the frame as sent when it was deferred), as an
