@@ -33,6 +33,7 @@ type Host struct {
 
 	wake      chan struct{} // one token: the deadline moved earlier
 	done      chan struct{} // closed by Close
+	isDone    atomic.Bool   // set just before done is closed
 	closeOnce sync.Once
 	closeErr  error
 	wg        sync.WaitGroup
@@ -205,6 +206,7 @@ func (h *Host) Stats() Stats {
 // callback. Calling it again returns the first call's result.
 func (h *Host) Close() error {
 	h.closeOnce.Do(func() {
+		h.isDone.Store(true)
 		close(h.done)
 		h.mu.Lock()
 		h.closed = true
