@@ -60,6 +60,7 @@ type shellCounters struct {
 	timerWakeups  atomic.Uint64
 	rcvbufErrors  atomic.Uint64
 	pingInErrors  atomic.Uint64
+	groSegments   atomic.Uint64
 }
 
 // ShellStats counts what the concurrent shell itself did, apart from the
@@ -81,6 +82,10 @@ type ShellStats struct {
 	// PingInErrors counts echo replies for a ping socket dropped for a
 	// bad ICMP checksum.
 	PingInErrors uint64
+	// GROSegments counts received TCP segments the link reader coalesced
+	// with their neighbours into larger ones before the stack saw them
+	// (software GRO, see gro.go).
+	GROSegments uint64
 }
 
 // Stats is a snapshot of every counter of a Host.
@@ -196,6 +201,7 @@ func (h *Host) Stats() Stats {
 		TimerWakeups:  h.stats.timerWakeups.Load(),
 		RcvbufErrors:  h.stats.rcvbufErrors.Load(),
 		PingInErrors:  h.stats.pingInErrors.Load(),
+		GROSegments:   h.stats.groSegments.Load(),
 	}
 	return st
 }

@@ -15,11 +15,13 @@ import (
 // segments (TSO). A link that implements link.BatchReceiver is read by
 // batchReadLoop: one wake-up reads every frame already queued (up to
 // rxBatch), the core lock is taken once for the batch, each frame goes in
-// with its offload metadata (stack.InputMeta), the timer goroutine is
-// re-armed once, and the sockets the batch made readable or writable are
-// woken once the lock is released (Host.wakeLocked). When the link also
-// combines writes (writeHolder), the frames the stack sends while it
-// handles a batch are written together at the end of the batch.
+// with its offload metadata (stack.InputMeta), except that on an Ethernet
+// link runs of in-order TCP segments without metadata are coalesced first
+// (software GRO, gro.go); the timer goroutine is re-armed once, and the
+// sockets the batch made readable or writable are woken once the lock is
+// released (Host.wakeLocked). When the link also combines writes
+// (writeHolder), the frames the stack sends while it handles a batch are
+// written together at the end of the batch.
 
 // writeHolder is a link that can combine the writes of a batch (tap.Link
 // and pipe.End: HoldWrites and FlushWrites): batchReadLoop holds writes
@@ -97,6 +99,9 @@ func (h *Host) batchReadLoop(br link.BatchReceiver, l link.Link, nic stack.NIC, 
 	metas := make([]link.RxMeta, rxBatch)
 	wh, _ := l.(writeHolder)
 	sr, _ := l.(swapReceiver) // no offload metadata: metas stay zero
+	frames := make([][]byte, rxBatch)
+	var merge []byte // coalesced frames (gro.go), made on first use
+	kind := l.Kind()
 	wakes := make([]chan struct{}, 0, maxDeferredWakes)
 	backoff := minErrorBackoff
 	for {
@@ -138,13 +143,19 @@ func (h *Host) batchReadLoop(br link.BatchReceiver, l link.Link, nic stack.NIC, 
 		var bytes uint64
 		for i := 0; i < n; i++ {
 			bytes += uint64(sizes[i])
-			m := &metas[i]
-			h.s.InputMeta(nic, bufs[i][:sizes[i]], stack.RxMeta{
-				CsumValid: m.CsumValid, CsumPartial: m.CsumPartial, CsumStart: m.CsumStart, CsumOffset: m.CsumOffset,
-				GSO: m.GSO != link.GSONone, GSOSize: m.GSOSize,
-			})
+			frames[i] = bufs[i][:sizes[i]]
 		}
 		h.stats.bytesIn.Add(bytes)
+		if n > 1 && kind == link.Ethernet {
+			if merge == nil {
+				merge = make([]byte, link.MaxGROFrameLen)
+			}
+			h.groInput(nic, frames[:n], metas[:n], merge)
+		} else {
+			for i := 0; i < n; i++ {
+				h.inputMeta(nic, frames[i], &metas[i])
+			}
+		}
 		if hold {
 			// A failed deferred write is counted by the link (the stack
 			// counted the frame as sent when it was deferred), as an

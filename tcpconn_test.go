@@ -146,6 +146,11 @@ func TestTCPBulkTransfer(t *testing.T) {
 	go check("a->b", c1, c2, data1)
 	go check("b->a", c2, c1, data2)
 	wg.Wait()
+	// The bursts of full-sized segments were coalesced on receive (gro.go)
+	// and still arrived intact.
+	if a.Stats().Shell.GROSegments == 0 || b.Stats().Shell.GROSegments == 0 {
+		t.Errorf("GROSegments %d and %d: no segments were coalesced", a.Stats().Shell.GROSegments, b.Stats().Shell.GROSegments)
+	}
 }
 
 func sha256Sum(b []byte) []byte { s := sha256.Sum256(b); return s[:] }
