@@ -27,6 +27,7 @@ type Host struct {
 	clock link.Clock
 
 	links   []link.Link
+	holders []writeHolder // links that hold writes for free (freeHolder)
 	closed  bool
 	armed   time.Duration // deadline the timer goroutine sleeps for
 	armedOK bool          // false: the timer sleeps with no deadline

@@ -76,6 +76,33 @@ func stackLink(l link.Link) stack.Link {
 	return l
 }
 
+// freeHolder reports whether l is a writeHolder whose holding costs no
+// copy beyond the one Send makes anyway (pipe.End, which also swaps
+// buffers on receive: held frames go to the peer by exchanging buffers).
+// Holding then pays off for any burst, also the segments a single ACK
+// releases, and for an application's Write.
+func freeHolder(l link.Link) bool {
+	_, wh := l.(writeHolder)
+	_, sw := l.(swapReceiver)
+	return wh && sw
+}
+
+// holdWritesLocked holds the writes of every free holder (h.mu held),
+// until flushWritesLocked, so that the segments one Write or Recved
+// releases go over together.
+func (h *Host) holdWritesLocked() {
+	for _, wh := range h.holders {
+		wh.HoldWrites()
+	}
+}
+
+// flushWritesLocked ends holdWritesLocked (h.mu held).
+func (h *Host) flushWritesLocked() {
+	for _, wh := range h.holders {
+		wh.FlushWrites() // a failed deferred write is counted by the link
+	}
+}
+
 // swapReceiver is a link.BatchReceiver that can hand frames over without
 // a copy (pipe.End.ReceiveBatchSwap): it exchanges bufs[i] for its own
 // buffer holding frame i and keeps the one passed in. batchReadLoop uses
@@ -99,6 +126,7 @@ func (h *Host) batchReadLoop(br link.BatchReceiver, l link.Link, nic stack.NIC, 
 	metas := make([]link.RxMeta, rxBatch)
 	wh, _ := l.(writeHolder)
 	sr, _ := l.(swapReceiver) // no offload metadata: metas stay zero
+	free := freeHolder(l)
 	frames := make([][]byte, rxBatch)
 	var merge []byte // coalesced frames (gro.go), made on first use
 	kind := l.Kind()
@@ -135,7 +163,7 @@ func (h *Host) batchReadLoop(br link.BatchReceiver, l link.Link, nic stack.NIC, 
 		backoff = minErrorBackoff
 		h.mu.Lock()
 		h.deferWakesLocked()
-		hold := wh != nil && n > 1
+		hold := wh != nil && (n > 1 || free)
 		if hold {
 			wh.HoldWrites()
 		}

@@ -268,7 +268,9 @@ func (c *TCPConn) write(b []byte) (int, error) {
 		h.mu.Lock()
 		err := c.writeErrLocked()
 		if err == nil && n < len(b) {
+			h.holdWritesLocked()
 			m, werr := c.pcb.Write(b[n:])
+			h.flushWritesLocked()
 			n += m
 			if werr != nil && werr != tcp.ErrBufferFull {
 				err = werr
