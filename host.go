@@ -27,17 +27,24 @@ type Host struct {
 	clock link.Clock
 
 	links   []link.Link
+	holders []writeHolder // links that hold writes for free (freeHolder)
 	closed  bool
 	armed   time.Duration // deadline the timer goroutine sleeps for
 	armedOK bool          // false: the timer sleeps with no deadline
 
 	wake      chan struct{} // one token: the deadline moved earlier
 	done      chan struct{} // closed by Close
+	isDone    atomic.Bool   // set just before done is closed
 	closeOnce sync.Once
 	closeErr  error
 	wg        sync.WaitGroup
 
 	stats shellCounters
+
+	// Wake-ups deferred while a reader hands a batch of frames to the
+	// stack (wakeLocked); guarded by mu.
+	deferWakes bool
+	wakes      []chan struct{}
 
 	// Sockets (socket.go and the files it names); guarded by mu.
 	sockCfg SocketConfig
@@ -54,6 +61,7 @@ type shellCounters struct {
 	timerWakeups  atomic.Uint64
 	rcvbufErrors  atomic.Uint64
 	pingInErrors  atomic.Uint64
+	groSegments   atomic.Uint64
 }
 
 // ShellStats counts what the concurrent shell itself did, apart from the
@@ -75,6 +83,10 @@ type ShellStats struct {
 	// PingInErrors counts echo replies for a ping socket dropped for a
 	// bad ICMP checksum.
 	PingInErrors uint64
+	// GROSegments counts received TCP segments the link reader coalesced
+	// with their neighbours into larger ones before the stack saw them
+	// (software GRO, see gro.go).
+	GROSegments uint64
 }
 
 // Stats is a snapshot of every counter of a Host.
@@ -190,6 +202,7 @@ func (h *Host) Stats() Stats {
 		TimerWakeups:  h.stats.timerWakeups.Load(),
 		RcvbufErrors:  h.stats.rcvbufErrors.Load(),
 		PingInErrors:  h.stats.pingInErrors.Load(),
+		GROSegments:   h.stats.groSegments.Load(),
 	}
 	return st
 }
@@ -200,6 +213,7 @@ func (h *Host) Stats() Stats {
 // callback. Calling it again returns the first call's result.
 func (h *Host) Close() error {
 	h.closeOnce.Do(func() {
+		h.isDone.Store(true)
 		close(h.done)
 		h.mu.Lock()
 		h.closed = true
@@ -231,5 +245,49 @@ func (h *Host) rearmLocked() {
 	select {
 	case h.wake <- struct{}{}:
 	default:
+	}
+}
+
+// maxDeferredWakes bounds the wake-ups a batch defers; beyond it they are
+// sent at once.
+const maxDeferredWakes = 4 * rxBatch
+
+// wakeLocked hands ch its token (see signal). While a reader hands a
+// batch of frames to the stack, the token waits until the reader has
+// released the core lock: the woken goroutine, which takes the core lock
+// first thing, then finds it free instead of blocking on it, and a
+// burst of segments for one connection wakes its reader once. h.mu must
+// be held.
+func (h *Host) wakeLocked(ch chan struct{}) {
+	if !h.deferWakes || len(h.wakes) >= maxDeferredWakes {
+		signal(ch)
+		return
+	}
+	for _, w := range h.wakes {
+		if w == ch {
+			return
+		}
+	}
+	h.wakes = append(h.wakes, ch)
+}
+
+// deferWakesLocked starts deferring wake-ups (h.mu held).
+func (h *Host) deferWakesLocked() { h.deferWakes = true }
+
+// takeWakesLocked stops deferring and moves the deferred wake-ups into
+// buf, to be sent with sendWakes once h.mu is released.
+func (h *Host) takeWakesLocked(buf []chan struct{}) []chan struct{} {
+	h.deferWakes = false
+	buf = append(buf[:0], h.wakes...)
+	clear(h.wakes)
+	h.wakes = h.wakes[:0]
+	return buf
+}
+
+// sendWakes signals every channel in ws and clears ws (h.mu not held).
+func sendWakes(ws []chan struct{}) {
+	for i, ch := range ws {
+		signal(ch)
+		ws[i] = nil
 	}
 }

@@ -83,6 +83,9 @@ func (h *Host) AddInterface(l link.Link, cfg InterfaceConfig) (stack.NIC, error)
 		return fail(fmt.Errorf("set up: %w", err))
 	}
 	h.links = append(h.links, l)
+	if freeHolder(l) {
+		h.holders = append(h.holders, l.(writeHolder))
+	}
 	h.wg.Add(1)
 	bufLen := link.MaxFrameLen(l.Kind(), max(linkMTU, mtu)) + vlanSlack
 	if br, ok := l.(link.BatchReceiver); ok {

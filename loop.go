@@ -59,6 +59,7 @@ const (
 func (h *Host) readLoop(l link.Link, nic stack.NIC, bufLen int) {
 	defer h.wg.Done()
 	buf := make([]byte, bufLen)
+	wakes := make([]chan struct{}, 0, maxDeferredWakes)
 	backoff := minErrorBackoff
 	for {
 		n, err := l.Receive(buf)
@@ -86,8 +87,11 @@ func (h *Host) readLoop(l link.Link, nic stack.NIC, bufLen int) {
 		h.stats.framesIn.Add(1)
 		h.stats.bytesIn.Add(uint64(n))
 		h.mu.Lock()
+		h.deferWakesLocked()
 		h.s.Input(nic, buf[:n])
 		h.rearmLocked()
+		wakes = h.takeWakesLocked(wakes)
 		h.mu.Unlock()
+		sendWakes(wakes)
 	}
 }

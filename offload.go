@@ -15,17 +15,21 @@ import (
 // segments (TSO). A link that implements link.BatchReceiver is read by
 // batchReadLoop: one wake-up reads every frame already queued (up to
 // rxBatch), the core lock is taken once for the batch, each frame goes in
-// with its offload metadata (stack.InputMeta) inside one input batch
-// (stack.BeginBatch: TCP acknowledges the batch's in-order data once per
-// connection), and the timer goroutine is re-armed once. When the link also combines writes (writeHolder), the
-// frames the stack sends while it handles a batch are written together
-// at the end of the batch.
+// with its offload metadata (stack.InputMeta), except that on an Ethernet
+// link runs of in-order TCP segments without metadata are coalesced first
+// (software GRO, gro.go). The frames go in as one input batch
+// (stack.BeginBatch: TCP acknowledges a batch's in-order data once per
+// connection, also across flows GRO does not merge); the timer goroutine
+// is re-armed once, and the sockets the batch made readable or writable
+// are woken once the lock is released (Host.wakeLocked). When the link
+// also combines writes (writeHolder), the frames the stack sends while it
+// handles a batch are written together at the end of the batch.
 
-// writeHolder is a link that can combine the writes of a batch
-// (tap.Link.HoldWrites and FlushWrites): batchReadLoop holds writes while
-// the stack handles a batch of two or more frames, so the answers of the
-// whole batch are written in one pass of the link's write lock, and
-// flushes them before it releases the core lock.
+// writeHolder is a link that can combine the writes of a batch (tap.Link
+// and pipe.End: HoldWrites and FlushWrites): batchReadLoop holds writes
+// while the stack handles a batch of two or more frames, so the answers
+// of the whole batch are written in one pass of the link's write lock,
+// and flushes them before it releases the core lock.
 type writeHolder interface {
 	HoldWrites()
 	FlushWrites() error
@@ -74,6 +78,42 @@ func stackLink(l link.Link) stack.Link {
 	return l
 }
 
+// freeHolder reports whether l is a writeHolder whose holding costs no
+// copy beyond the one Send makes anyway (pipe.End, which also swaps
+// buffers on receive: held frames go to the peer by exchanging buffers).
+// Holding then pays off for any burst, also the segments a single ACK
+// releases, and for an application's Write.
+func freeHolder(l link.Link) bool {
+	_, wh := l.(writeHolder)
+	_, sw := l.(swapReceiver)
+	return wh && sw
+}
+
+// holdWritesLocked holds the writes of every free holder (h.mu held),
+// until flushWritesLocked, so that the segments one Write or Recved
+// releases go over together.
+func (h *Host) holdWritesLocked() {
+	for _, wh := range h.holders {
+		wh.HoldWrites()
+	}
+}
+
+// flushWritesLocked ends holdWritesLocked (h.mu held).
+func (h *Host) flushWritesLocked() {
+	for _, wh := range h.holders {
+		wh.FlushWrites() // a failed deferred write is counted by the link
+	}
+}
+
+// swapReceiver is a link.BatchReceiver that can hand frames over without
+// a copy (pipe.End.ReceiveBatchSwap): it exchanges bufs[i] for its own
+// buffer holding frame i and keeps the one passed in. batchReadLoop uses
+// it when the link has it; the stack keeps no reference to a frame after
+// Input returns, so the buffers may change hands between batches.
+type swapReceiver interface {
+	ReceiveBatchSwap(bufs [][]byte, sizes []int) (int, error)
+}
+
 // batchReadLoop is readLoop for a link.BatchReceiver.
 func (h *Host) batchReadLoop(br link.BatchReceiver, l link.Link, nic stack.NIC, bufLen int) {
 	defer h.wg.Done()
@@ -87,9 +127,21 @@ func (h *Host) batchReadLoop(br link.BatchReceiver, l link.Link, nic stack.NIC, 
 	sizes := make([]int, rxBatch)
 	metas := make([]link.RxMeta, rxBatch)
 	wh, _ := l.(writeHolder)
+	sr, _ := l.(swapReceiver) // no offload metadata: metas stay zero
+	free := freeHolder(l)
+	frames := make([][]byte, rxBatch)
+	var merge []byte // coalesced frames (gro.go), made on first use
+	kind := l.Kind()
+	wakes := make([]chan struct{}, 0, maxDeferredWakes)
 	backoff := minErrorBackoff
 	for {
-		n, err := br.ReceiveBatch(bufs, sizes, metas)
+		var n int
+		var err error
+		if sr != nil {
+			n, err = sr.ReceiveBatchSwap(bufs, sizes)
+		} else {
+			n, err = br.ReceiveBatch(bufs, sizes, metas)
+		}
 		if err != nil {
 			if errors.Is(err, link.ErrClosed) {
 				return
@@ -112,21 +164,30 @@ func (h *Host) batchReadLoop(br link.BatchReceiver, l link.Link, nic stack.NIC, 
 		}
 		backoff = minErrorBackoff
 		h.mu.Lock()
-		hold := wh != nil && n > 1
+		h.deferWakesLocked()
+		hold := wh != nil && (n > 1 || free)
 		if hold {
 			wh.HoldWrites()
 		}
 		if n > 1 {
 			h.s.BeginBatch() // one ACK per connection for the batch (stack/batch.go)
 		}
+		h.stats.framesIn.Add(uint64(n))
+		var bytes uint64
 		for i := 0; i < n; i++ {
-			h.stats.framesIn.Add(1)
-			h.stats.bytesIn.Add(uint64(sizes[i]))
-			m := &metas[i]
-			h.s.InputMeta(nic, bufs[i][:sizes[i]], stack.RxMeta{
-				CsumValid: m.CsumValid, CsumPartial: m.CsumPartial, CsumStart: m.CsumStart, CsumOffset: m.CsumOffset,
-				GSO: m.GSO != link.GSONone, GSOSize: m.GSOSize,
-			})
+			bytes += uint64(sizes[i])
+			frames[i] = bufs[i][:sizes[i]]
+		}
+		h.stats.bytesIn.Add(bytes)
+		if n > 1 && kind == link.Ethernet {
+			if merge == nil {
+				merge = make([]byte, link.MaxGROFrameLen)
+			}
+			h.groInput(nic, frames[:n], metas[:n], merge)
+		} else {
+			for i := 0; i < n; i++ {
+				h.inputMeta(nic, frames[i], &metas[i])
+			}
 		}
 		h.s.EndBatch()
 		if hold {
@@ -136,6 +197,8 @@ func (h *Host) batchReadLoop(br link.BatchReceiver, l link.Link, nic stack.NIC, 
 			wh.FlushWrites()
 		}
 		h.rearmLocked()
+		wakes = h.takeWakesLocked(wakes)
 		h.mu.Unlock()
+		sendWakes(wakes)
 	}
 }

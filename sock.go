@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,6 +20,9 @@ import (
 //     socket's bounded queue (datagrams, bytes, or a pending error),
 //  2. releases it and calls signal on the socket's readable (or writable)
 //     channel, a one-token channel: a non-blocking send that coalesces.
+//     A TCP conn's callbacks use Host.wakeLocked instead, which holds the
+//     token back while a link reader hands a batch of frames to the stack
+//     and sends it once the reader has released the core lock.
 //
 // A goroutine blocked in Read (Write for TCP) loops: under sock.mu it checks
 // closed, the deadline, a pending error and the queue; when there is nothing
@@ -42,6 +46,7 @@ import (
 type sock struct {
 	h         *Host
 	closing   chan struct{} // closed by Close
+	isClosed  atomic.Bool   // set just before closing is closed: a cheap check
 	closeOnce sync.Once
 	rd, wd    deadline
 	readable  chan struct{} // one token: data or an error arrived
@@ -89,16 +94,11 @@ func (s *sock) wait(c chan struct{}, d *deadline) error {
 	}
 }
 
-// isClosing reports whether Close was called or the host closed.
+// isClosing reports whether Close was called or the host closed. Every
+// Read and Write asks, so it reads two atomic flags rather than selecting
+// on the two channels.
 func (s *sock) isClosing() bool {
-	select {
-	case <-s.closing:
-		return true
-	case <-s.h.done:
-		return true
-	default:
-		return false
-	}
+	return s.isClosed.Load() || s.h.isDone.Load()
 }
 
 // startClose closes the closing channel once and stops the deadline timers;
@@ -107,6 +107,7 @@ func (s *sock) startClose() bool {
 	first := false
 	s.closeOnce.Do(func() {
 		first = true
+		s.isClosed.Store(true)
 		close(s.closing)
 		s.rd.stop()
 		s.wd.stop()

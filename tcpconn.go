@@ -47,6 +47,7 @@ type TCPConn struct {
 	pcb        *tcp.PCB // nil once closed or failed
 	rb         recvRing
 	rcvBuf     int   // the pcb's receive buffer (window) size
+	unreported int   // bytes read out of rb, not yet passed to pcb.Recved
 	eof        bool  // the peer's FIN arrived after everything in rb
 	err        error // the connection failed; the pcb is gone
 	rdShut     bool  // CloseRead
@@ -88,7 +89,7 @@ func (h *Host) newTCPConnLocked(network string, pcb *tcp.PCB, rcvBuf int) *TCPCo
 func (c *TCPConn) onRecv(pc *tcp.PCB, data []byte) {
 	if data == nil {
 		c.eof = true
-		signal(c.readable)
+		c.h.wakeLocked(c.readable)
 		return
 	}
 	if c.rdShut || c.released {
@@ -102,21 +103,21 @@ func (c *TCPConn) onRecv(pc *tcp.PCB, data []byte) {
 		pc.Abort()
 		c.pcb = nil
 		c.err = tcp.ErrConnAborted
-		signal(c.writable)
+		c.h.wakeLocked(c.writable)
 	}
-	signal(c.readable)
+	c.h.wakeLocked(c.readable)
 }
 
 // onSent runs under the core lock: acknowledged bytes freed send buffer
 // space, so a blocked writer may go on.
-func (c *TCPConn) onSent(*tcp.PCB, int) { signal(c.writable) }
+func (c *TCPConn) onSent(*tcp.PCB, int) { c.h.wakeLocked(c.writable) }
 
 // onError runs under the core lock: the pcb failed and is already freed.
 func (c *TCPConn) onError(_ *tcp.PCB, err error) {
 	c.pcb = nil
 	c.err = err
-	signal(c.readable)
-	signal(c.writable)
+	c.h.wakeLocked(c.readable)
+	c.h.wakeLocked(c.writable)
 }
 
 // closeLocked releases the pcb and the receive buffer (h.mu held): a
@@ -153,6 +154,25 @@ func (c *TCPConn) recvedLocked(n int) {
 	if c.pcb != nil && n > 0 {
 		c.pcb.Recved(n)
 		c.h.rearmLocked()
+	}
+}
+
+// consumedLocked reports n bytes the application took out of the receive
+// buffer (h.mu held). Like Linux (tcp_cleanup_rbuf), it does not announce
+// every small read: the consumed bytes are handed to the pcb, which may
+// send a window update, when the buffer is empty (the reader caught up
+// and may block), once they add up to a quarter of the buffer, or when
+// the window the peer last heard of is less than half the buffer. In
+// between, the reader is still busy with buffered data, and a stream
+// read in small pieces costs fewer window-update segments. (Without the
+// empty-buffer rule a reader blocked on an empty buffer could leave up
+// to a quarter of the window unannounced: at MTU 65535, where a segment
+// is as big as the window, that stalled the stream until a timer fired.)
+func (c *TCPConn) consumedLocked(n int) {
+	c.unreported += n
+	if c.rb.len() == 0 || c.unreported >= c.rcvBuf/4 || c.rcvBuf-c.rb.len()-c.unreported < c.rcvBuf/2 {
+		c.recvedLocked(c.unreported)
+		c.unreported = 0
 	}
 }
 
@@ -198,7 +218,7 @@ func (c *TCPConn) Read(b []byte) (int, error) {
 		h.mu.Lock()
 		if c.rb.len() > 0 {
 			n := c.rb.read(b)
-			c.recvedLocked(n)
+			c.consumedLocked(n)
 			h.mu.Unlock()
 			return n, nil
 		}
@@ -248,7 +268,9 @@ func (c *TCPConn) write(b []byte) (int, error) {
 		h.mu.Lock()
 		err := c.writeErrLocked()
 		if err == nil && n < len(b) {
+			h.holdWritesLocked()
 			m, werr := c.pcb.Write(b[n:])
+			h.flushWritesLocked()
 			n += m
 			if werr != nil && werr != tcp.ErrBufferFull {
 				err = werr
@@ -311,8 +333,9 @@ func (c *TCPConn) shutdown(read bool) error {
 	}
 	if read {
 		c.rdShut = true
-		n := c.rb.len()
+		n := c.rb.len() + c.unreported
 		c.rb.free()
+		c.unreported = 0
 		c.recvedLocked(n)
 		signal(c.readable)
 		return nil

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/featherip/featherip/link"
+	"github.com/featherip/featherip/link/pipe"
 	"github.com/featherip/featherip/stack"
 	"github.com/featherip/featherip/tcp"
 )
@@ -146,6 +147,11 @@ func TestTCPBulkTransfer(t *testing.T) {
 	go check("a->b", c1, c2, data1)
 	go check("b->a", c2, c1, data2)
 	wg.Wait()
+	// The bursts of full-sized segments were coalesced on receive (gro.go)
+	// and still arrived intact.
+	if a.Stats().Shell.GROSegments == 0 || b.Stats().Shell.GROSegments == 0 {
+		t.Errorf("GROSegments %d and %d: no segments were coalesced", a.Stats().Shell.GROSegments, b.Stats().Shell.GROSegments)
+	}
 }
 
 func sha256Sum(b []byte) []byte { s := sha256.Sum256(b); return s[:] }
@@ -668,5 +674,45 @@ func TestTCPNoDelay(t *testing.T) {
 	}
 	if nagle*4 > fast {
 		t.Errorf("SetNoDelay(false): %d segments for 200 writes (%d without Nagle), want Nagle to coalesce them", nagle, fast)
+	}
+}
+
+// A stream read in small pieces over a link whose MTU makes one segment
+// as large as the window keeps flowing: the reader reports what it
+// consumed once its buffer is empty, so no timer (persist, delayed ACK)
+// has to restart the stream (it once did, about every 64 KiB).
+func TestTCPSmallReadsLargeMTU(t *testing.T) {
+	ea, eb := pipe.New(pipe.Config{MTU: 65535, QueueLen: 64})
+	a := newHostTB(t, ea, addrA, tcpTestConfig())
+	b := newHostTB(t, eb, addrB, tcpTestConfig())
+	c1, c2, _ := tcpConnPair(t, a, b)
+	const size = 4 << 20
+	data := pattern(size, 3)
+	go func() {
+		c1.Write(data)
+		c1.CloseWrite()
+	}()
+	c2.SetReadDeadline(time.Now().Add(30 * time.Second))
+	h := sha256.New()
+	buf := make([]byte, 8<<10)
+	n := 0
+	for {
+		k, err := c2.Read(buf)
+		h.Write(buf[:k])
+		n += k
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("Read after %d bytes: %v", n, err)
+		}
+	}
+	if n != size || !bytes.Equal(h.Sum(nil), sha256Sum(data)) {
+		t.Fatalf("got %d bytes (hash match %v), want %d", n, bytes.Equal(h.Sum(nil), sha256Sum(data)), size)
+	}
+	// 64 windows' worth: a stall per window would wake the timers about
+	// that many times.
+	if w := a.Stats().Shell.TimerWakeups + b.Stats().Shell.TimerWakeups; w > 20 {
+		t.Errorf("%d timer wake-ups for %d bytes: the stream waited for timers", w, size)
 	}
 }

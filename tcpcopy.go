@@ -48,7 +48,7 @@ func (c *TCPConn) WriteTo(w io.Writer) (int64, error) {
 		h.mu.Lock()
 		if !c.released && !c.rdShut {
 			c.rb.discard(m)
-			c.recvedLocked(m)
+			c.consumedLocked(m)
 		}
 		h.mu.Unlock()
 		total += int64(m)

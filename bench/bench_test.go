@@ -63,6 +63,12 @@ func BenchmarkFipTCPBulk1500x8Callback(b *testing.B) { tcpBulk(b, FipTCP{}, 1500
 func BenchmarkGvTCPBulk1500x8Callback(b *testing.B)  { tcpBulk(b, GvTCP{}, 1500, 8, APICallback) }
 func BenchmarkFipTCPBulk1500x1NetConn(b *testing.B)  { tcpBulk(b, FipTCP{}, 1500, 1, APINetConn) }
 func BenchmarkGvTCPBulk1500x1NetConn(b *testing.B)   { tcpBulk(b, GvTCP{}, 1500, 1, APINetConn) }
+func BenchmarkFipTCPBulk1500x8NetConn(b *testing.B)  { tcpBulk(b, FipTCP{}, 1500, 8, APINetConn) }
+func BenchmarkGvTCPBulk1500x8NetConn(b *testing.B)   { tcpBulk(b, GvTCP{}, 1500, 8, APINetConn) }
+func BenchmarkFipTCPBulk64Kx1NetConn(b *testing.B)   { tcpBulk(b, FipTCP{}, 65535, 1, APINetConn) }
+func BenchmarkGvTCPBulk64Kx1NetConn(b *testing.B)    { tcpBulk(b, GvTCP{}, 65535, 1, APINetConn) }
+func BenchmarkFipTCPBulk64Kx8NetConn(b *testing.B)   { tcpBulk(b, FipTCP{}, 65535, 8, APINetConn) }
+func BenchmarkGvTCPBulk64Kx8NetConn(b *testing.B)    { tcpBulk(b, GvTCP{}, 65535, 8, APINetConn) }
 func BenchmarkFipTCPBulk64Kx1Callback(b *testing.B)  { tcpBulk(b, FipTCP{}, 65535, 1, APICallback) }
 func BenchmarkGvTCPBulk64Kx1Callback(b *testing.B)   { tcpBulk(b, GvTCP{}, 65535, 1, APICallback) }
 func BenchmarkFipTCPConnSetup(b *testing.B)          { tcpSetup(b, FipTCP{}) }

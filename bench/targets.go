@@ -48,9 +48,10 @@ func DefaultTargets() []Target {
 			Blocker: "featherip's callback rows run both ends on one goroutine where gVisor spreads its work over its goroutines on the 2 cores (8 connections help gVisor, not featherip); " +
 				"their profile is checksum and copy (the sender copies into its send buffer and checksums each segment, the receiver verifies, the application copies out: wire.Sum and memmove are about half the CPU); " +
 				"a fused copy-and-checksum loop in Go measured slower than memmove plus Sum (90 ns against 77 ns per 1500 bytes), so it was not adopted. " +
-				"In the net.Conn rows (two Hosts, one goroutine per application sender and receiver) the stacks' work runs on the hosts' link reader goroutines (three quarters of the CPU, the same checksum and copy), " +
-				"beside the application goroutines' copies into the send buffer and out of the receive ring (Write 9%, Read 11%) and their hand-offs (mutex, select, channel and parking: about 12%); " +
-				"four busy goroutines share the 2 cores, so the shell adds work without adding parallelism. The timer re-arm after each event no longer scans tables (cached earliest deadlines) and the in-memory pipe reads no clock for undelayed frames.",
+				"In the net.Conn rows (two Hosts, one goroutine per application sender and receiver) the link readers take every queued frame per wake-up and core-lock hold, " +
+				"coalesce runs of in-order segments before TCP sees them (software GRO: one ACK per run instead of one per two segments), and wake the conns they fed after releasing the lock; " +
+				"the pipe hands frames over by exchanging buffers and a burst of sends in one lock hold; what is left is the stacks' checksum and copy (the pipe's copy on send and the receive ring's copy included) " +
+				"and the cost of moving that data between the 2 cores.",
 		},
 		{
 			Name:  "TAP, one stream, at least 2× gVisor's fdbased endpoint",

@@ -14,6 +14,7 @@ package pipe
 import (
 	"fmt"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -96,8 +97,18 @@ type End struct {
 	rx       *frameq.Queue
 	peer     *End
 	closed   atomic.Bool
+	tooLong  atomic.Uint64
 
-	sent, sentBytes, tooLong atomic.Uint64
+	// Write combining (HoldWrites, FlushWrites). holding is read without
+	// hmu so that an ordinary Send pays no lock for it.
+	holding atomic.Bool
+	hmu     sync.Mutex
+	hq      [][]byte        // held frames, each in a buffer of cap maxFrame
+	hdue    []time.Duration // their due times
+	hn      int             // frames held
+	// What this end sends is counted by the peer's queue (Offered), under
+	// the lock the push takes anyway: atomic counters here, written by
+	// every goroutine that sends, cost a contended cache line per frame.
 }
 
 // New returns the two ends of a new pipe. It panics with a message naming
@@ -160,19 +171,116 @@ func (e *End) Send(frame []byte) error {
 		e.tooLong.Add(1)
 		return link.ErrFrameTooLong
 	}
-	e.sent.Add(1)
-	e.sentBytes.Add(uint64(len(frame)))
 	var due time.Duration // without a delay a frame is due at once: no clock read
 	if e.delay > 0 {
 		due = e.clock.Now() + e.delay
+	}
+	if e.holding.Load() && e.hold(frame, due) {
+		return nil
 	}
 	e.peer.rx.Push(frame, due)
 	return nil
 }
 
+// Write combining: see HoldWrites.
+const (
+	// maxHeld is how many frames HoldWrites defers at most (a frame more
+	// first hands the held ones over): the root package's receive batch,
+	// as for tap. Handing frames over in groups of this size lets the
+	// peer's reader start on them while the rest of the batch is built
+	// (64 measured no better, 4 and 8 no different within the noise).
+	// maxHeldBytes bounds the buffers that takes, so at a large MTU fewer
+	// frames are held.
+	maxHeld      = 16
+	maxHeldBytes = 256 << 10
+)
+
+// HoldWrites starts write combining, until FlushWrites: Send copies each
+// frame into a buffer of the end's own and returns at once, and
+// FlushWrites hands all of them to the peer's queue in one hold of its
+// lock, exchanging buffers with the queue instead of copying again. So a
+// burst of frames costs the lock once, and its holder, the peer's
+// reader, is disturbed once. Frames keep their order. The root package's
+// reader holds writes while the stack handles a batch of received frames.
+func (e *End) HoldWrites() {
+	e.hmu.Lock()
+	if e.hq == nil {
+		n := max(1, min(maxHeld, maxHeldBytes/e.maxFrame))
+		e.hq = make([][]byte, n)
+		e.hdue = make([]time.Duration, n)
+	}
+	e.holding.Store(true)
+	e.hmu.Unlock()
+}
+
+// FlushWrites hands the held frames over and ends write combining. Frames
+// the peer's full or closed queue cannot take are dropped and counted
+// there, as with Send; it always returns nil.
+func (e *End) FlushWrites() error {
+	e.hmu.Lock()
+	e.flushLocked()
+	e.holding.Store(false)
+	e.hmu.Unlock()
+	return nil
+}
+
+// hold defers frame while writes are held; it reports false when they no
+// longer are (the caller then sends at once).
+func (e *End) hold(frame []byte, due time.Duration) bool {
+	e.hmu.Lock()
+	defer e.hmu.Unlock()
+	if !e.holding.Load() {
+		return false
+	}
+	if e.hn == len(e.hq) {
+		e.flushLocked()
+	}
+	b := e.hq[e.hn]
+	if cap(b) < e.maxFrame {
+		// first use, or the queue gave back a slot it had not used yet
+		b = make([]byte, 0, e.maxFrame)
+	}
+	e.hq[e.hn] = append(b[:0], frame...)
+	e.hdue[e.hn] = due
+	e.hn++
+	return true
+}
+
+// flushLocked hands the held frames to the peer's queue (e.hmu held).
+func (e *End) flushLocked() {
+	if e.hn == 0 {
+		return
+	}
+	e.peer.rx.PushSwap(e.hq[:e.hn], e.hdue[:e.hn])
+	e.hn = 0
+}
+
 // Receive blocks until a frame is due, copies it into buf and returns its
 // length. It waits in real time; under a virtual clock use TryReceive.
 func (e *End) Receive(buf []byte) (int, error) { return e.rx.Pop(buf) }
+
+// ReceiveBatch blocks until a frame is due, then copies it and every
+// further frame already due, up to len(bufs), into bufs, their lengths
+// into sizes; it returns the number of frames. No frame carries offload
+// metadata: metas, when not nil, are zeroed. It implements
+// link.BatchReceiver, so a reader takes a burst of frames in one wake-up.
+func (e *End) ReceiveBatch(bufs [][]byte, sizes []int, metas []link.RxMeta) (int, error) {
+	n, err := e.rx.PopBatch(bufs, sizes)
+	if metas != nil {
+		clear(metas[:min(n, len(metas))])
+	}
+	return n, err
+}
+
+// ReceiveBatchSwap is ReceiveBatch without copying the frames: each
+// bufs[i] that can hold the pipe's largest frame is exchanged for the
+// queue buffer that holds frame i, and the queue keeps the caller's buffer
+// for a later frame (a bufs[i] that is too short gets a copy). The caller
+// must use bufs[i] afresh after each call and not keep the buffers it
+// passed in; the number of buffers never changes.
+func (e *End) ReceiveBatchSwap(bufs [][]byte, sizes []int) (int, error) {
+	return e.rx.PopBatchSwap(bufs, sizes)
+}
 
 // TryReceive copies the next frame that is due by the pipe's clock into buf.
 func (e *End) TryReceive(buf []byte) (int, bool) { return e.rx.TryPop(buf, e.clock.Now()) }
@@ -191,9 +299,10 @@ func (e *End) Close() error {
 // Stats returns this end's counters.
 func (e *End) Stats() Stats {
 	q := e.rx.Stats()
+	out := e.peer.rx.Stats()
 	return Stats{
-		Sent:          e.sent.Load(),
-		SentBytes:     e.sentBytes.Load(),
+		Sent:          out.Offered,
+		SentBytes:     out.OfferedBytes,
 		Received:      q.Popped,
 		ReceivedBytes: q.PoppedBytes,
 		Dropped:       q.Dropped,
@@ -202,6 +311,7 @@ func (e *End) Stats() Stats {
 }
 
 var (
-	_ link.Link   = (*End)(nil)
-	_ link.Poller = (*End)(nil)
+	_ link.Link          = (*End)(nil)
+	_ link.Poller        = (*End)(nil)
+	_ link.BatchReceiver = (*End)(nil)
 )

@@ -30,6 +30,11 @@ type Stats struct {
 	PoppedBytes uint64
 	// Dropped counts frames refused because the queue was full or closed.
 	Dropped uint64
+	// Offered counts every frame passed to Push, accepted or dropped, and
+	// OfferedBytes their bytes (before any truncation): a link counts
+	// what it sent here, under the lock Push takes anyway, rather than
+	// in atomic counters of its own.
+	Offered, OfferedBytes uint64
 }
 
 type slot struct {
@@ -52,9 +57,10 @@ type Queue struct {
 	closed   bool
 	stats    Stats
 
-	wake  chan struct{} // one token: something changed (push, reschedule, close)
-	popMu sync.Mutex    // one blocked Pop at a time; guards timer
-	timer *time.Timer
+	wake    chan struct{} // one token: something changed (push, reschedule, close)
+	waiting bool          // a Pop is blocked or about to block on wake (mu)
+	popMu   sync.Mutex    // one blocked Pop at a time; guards timer
+	timer   *time.Timer
 }
 
 // New returns a queue of capacity frames of at most maxFrame bytes each
@@ -124,6 +130,8 @@ func (q *Queue) insert(idx int32) {
 // closed (the frame is dropped and counted).
 func (q *Queue) Push(frame []byte, due time.Duration) (uint64, bool) {
 	q.mu.Lock()
+	q.stats.Offered++
+	q.stats.OfferedBytes += uint64(len(frame))
 	if q.closed || len(q.free) == 0 {
 		q.stats.Dropped++
 		q.mu.Unlock()
@@ -142,9 +150,66 @@ func (q *Queue) Push(frame []byte, due time.Duration) (uint64, bool) {
 	q.insert(idx)
 	q.stats.Pushed++
 	seq := s.seq
+	// Only the first push after a Pop started waiting wakes it: a burst of
+	// frames costs one wake-up, and a busy reader none.
+	wake := q.waiting
+	q.waiting = false
 	q.mu.Unlock()
-	q.signal()
+	if wake {
+		q.signal()
+	}
 	return seq, true
+}
+
+// PushSwap queues frames[i] (due at dues[i]) without copying where it
+// can: a frame whose buffer has room for the queue's largest frame
+// (cap(frames[i]) >= the maximum) is exchanged for the free slot's
+// buffer, which is left in frames[i] (length 0, or nil for a slot not
+// used yet); other frames are copied and keep their buffers. Frames the
+// full or closed queue cannot take are dropped and counted, and keep
+// their buffers too. The lock is taken once for all of them. It returns
+// how many frames were queued.
+func (q *Queue) PushSwap(frames [][]byte, dues []time.Duration) int {
+	q.mu.Lock()
+	queued := 0
+	for i, f := range frames {
+		q.stats.Offered++
+		q.stats.OfferedBytes += uint64(len(f))
+		if q.closed || len(q.free) == 0 {
+			q.stats.Dropped++
+			continue
+		}
+		idx := q.free[len(q.free)-1]
+		q.free = q.free[:len(q.free)-1]
+		s := &q.slots[idx]
+		if cap(f) >= q.maxFrame {
+			s.n = len(f)
+			if s.n > q.maxFrame {
+				s.n = q.maxFrame
+			}
+			frames[i], s.buf = s.buf[:0:cap(s.buf)], f[:q.maxFrame]
+		} else {
+			if s.buf == nil {
+				s.buf = make([]byte, q.maxFrame)
+			}
+			s.n = copy(s.buf, f)
+		}
+		s.due = dues[i]
+		q.seq++
+		s.seq = q.seq
+		q.insert(idx)
+		q.stats.Pushed++
+		queued++
+	}
+	wake := queued > 0 && q.waiting
+	if wake {
+		q.waiting = false
+	}
+	q.mu.Unlock()
+	if wake {
+		q.signal()
+	}
+	return queued
 }
 
 // Reschedule moves the queued frame with sequence number seq to a new due
@@ -179,15 +244,41 @@ func (q *Queue) Reschedule(seq uint64, due time.Duration) (uint64, bool) {
 
 // popLocked removes the head frame into buf.
 func (q *Queue) popLocked(buf []byte) int {
-	idx := q.order[0]
-	copy(q.order, q.order[1:])
-	q.order = q.order[:len(q.order)-1]
+	n := q.takeLocked(0, buf)
+	q.dropHeadLocked(1)
+	return n
+}
+
+// takeLocked copies the frame at position i of the delivery order into buf
+// and frees its slot; dropHeadLocked then removes the taken positions.
+func (q *Queue) takeLocked(i int, buf []byte) int {
+	return q.takeSwapLocked(i, &buf, false)
+}
+
+// takeSwapLocked is takeLocked; with swap, and *buf at least maxFrame
+// long, it exchanges buffers instead of copying: *buf becomes the slot's
+// buffer holding the frame and the slot keeps the caller's buffer for a
+// later frame.
+func (q *Queue) takeSwapLocked(i int, buf *[]byte, swap bool) int {
+	idx := q.order[i]
 	s := &q.slots[idx]
-	n := copy(buf, s.buf[:s.n])
+	var n int
+	if swap && len(*buf) >= q.maxFrame {
+		*buf, s.buf = s.buf, (*buf)[:q.maxFrame]
+		n = s.n
+	} else {
+		n = copy(*buf, s.buf[:s.n])
+	}
 	q.stats.Popped++
 	q.stats.PoppedBytes += uint64(s.n)
 	q.free = append(q.free, idx)
 	return n
+}
+
+// dropHeadLocked removes the first k positions of the delivery order.
+func (q *Queue) dropHeadLocked(k int) {
+	m := copy(q.order, q.order[k:])
+	q.order = q.order[:m]
 }
 
 // TryPop copies the head frame into buf when it is due at now, and returns
@@ -217,28 +308,64 @@ func (q *Queue) NextDue() (time.Duration, bool) {
 // link.ErrClosed once the queue is closed. Waiting uses real timers, so Pop
 // is for real clocks; under virtual time use TryPop.
 func (q *Queue) Pop(buf []byte) (int, error) {
+	bufs := [1][]byte{buf}
+	var sizes [1]int
+	if _, err := q.PopBatch(bufs[:], sizes[:]); err != nil {
+		return 0, err
+	}
+	return sizes[0], nil
+}
+
+// PopBatch is Pop for several frames: it blocks until the head frame is
+// due, then takes it and every further frame already due, up to
+// len(bufs), in one hold of the queue's lock. Frame i is copied into
+// bufs[i] (truncated to its length) and its length stored in sizes[i];
+// it returns the number of frames.
+func (q *Queue) PopBatch(bufs [][]byte, sizes []int) (int, error) {
+	return q.popBatch(bufs, sizes, false)
+}
+
+// PopBatchSwap is PopBatch without the copy where it can: a bufs[i] at
+// least the queue's maximum frame length is exchanged for the slot
+// buffer that holds frame i (which is then exactly that long), and the
+// slot keeps the caller's buffer. The number of buffers stays the same,
+// so the queue's memory stays bounded and nothing is allocated; the
+// caller must not keep using a buffer it passed in.
+func (q *Queue) PopBatchSwap(bufs [][]byte, sizes []int) (int, error) {
+	return q.popBatch(bufs, sizes, true)
+}
+
+func (q *Queue) popBatch(bufs [][]byte, sizes []int, swap bool) (int, error) {
 	q.popMu.Lock()
 	defer q.popMu.Unlock()
+	max := min(len(bufs), len(sizes))
 	for {
 		q.mu.Lock()
+		q.waiting = false
 		if q.closed {
 			q.mu.Unlock()
 			return 0, link.ErrClosed
 		}
 		wait := time.Duration(-1)
-		if len(q.order) > 0 {
+		if len(q.order) > 0 && max > 0 {
 			due := q.slots[q.order[0]].due
 			var now time.Duration
 			if due > 0 { // frames pushed without a delay are due at 0: no clock read
 				now = q.clock.Now()
 			}
 			if due <= now {
-				n := q.popLocked(buf)
+				n := 0
+				for n < max && n < len(q.order) && q.slots[q.order[n]].due <= now {
+					sizes[n] = q.takeSwapLocked(n, &bufs[n], swap)
+					n++
+				}
+				q.dropHeadLocked(n)
 				q.mu.Unlock()
 				return n, nil
 			}
 			wait = due - now
 		}
+		q.waiting = true
 		q.mu.Unlock()
 		if wait < 0 {
 			<-q.wake

@@ -3,6 +3,7 @@ package frameq
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -166,5 +167,81 @@ func TestNoAllocs(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocs per push/pop", allocs)
+	}
+}
+
+// PopBatch takes every due frame in order, up to the batch size; a push
+// after a Pop started waiting wakes it.
+func TestPopBatch(t *testing.T) {
+	q := New(8, 64, link.MonotonicClock())
+	for _, f := range []string{"a", "b", "c"} {
+		q.Push([]byte(f), 0)
+	}
+	bufs := [][]byte{make([]byte, 64), make([]byte, 64)}
+	sizes := make([]int, 2)
+	n, err := q.PopBatch(bufs, sizes)
+	if err != nil || n != 2 || string(bufs[0][:sizes[0]]) != "a" || string(bufs[1][:sizes[1]]) != "b" {
+		t.Fatalf("PopBatch = %d %v (%q %q), want a and b", n, err, bufs[0][:sizes[0]], bufs[1][:sizes[1]])
+	}
+	n, err = q.PopBatch(bufs, sizes)
+	if err != nil || n != 1 || string(bufs[0][:sizes[0]]) != "c" {
+		t.Fatalf("PopBatch = %d %v, want c", n, err)
+	}
+	done := make(chan string)
+	go func() {
+		n, err := q.PopBatch(bufs, sizes)
+		if err != nil || n != 1 {
+			done <- fmt.Sprint(n, err)
+			return
+		}
+		done <- string(bufs[0][:sizes[0]])
+	}()
+	time.Sleep(10 * time.Millisecond) // let it block
+	q.Push([]byte("d"), 0)
+	if got := <-done; got != "d" {
+		t.Fatalf("blocked PopBatch got %q, want d", got)
+	}
+}
+
+// PopBatchSwap hands over the slot buffers: the frames arrive intact, the
+// number of buffers stays the same and nothing is allocated.
+func TestPopBatchSwap(t *testing.T) {
+	q := New(4, 64, link.MonotonicClock())
+	bufs := [][]byte{make([]byte, 64), make([]byte, 64), make([]byte, 10)}
+	sizes := make([]int, 3)
+	seen := map[*byte]bool{}
+	for round := range 20 {
+		frames := []string{fmt.Sprint("x", round), fmt.Sprint("y", round), fmt.Sprint("z", round)}
+		for _, f := range frames {
+			q.Push([]byte(f), 0)
+		}
+		n, err := q.PopBatchSwap(bufs, sizes)
+		if err != nil || n != 3 {
+			t.Fatalf("round %d: PopBatchSwap = %d %v", round, n, err)
+		}
+		for i, f := range frames {
+			if got := string(bufs[i][:sizes[i]]); got != f {
+				t.Fatalf("round %d: frame %d = %q, want %q", round, i, got, f)
+			}
+		}
+		if len(bufs[2]) != 10 {
+			t.Fatalf("a buffer too short to swap was exchanged (len %d)", len(bufs[2]))
+		}
+		for _, b := range bufs[:2] {
+			seen[&b[:1][0]] = true
+		}
+	}
+	// The two swappable caller buffers and the queue's slots (at most 4)
+	// circulate; no new ones appear.
+	if len(seen) > 2+4 {
+		t.Fatalf("%d distinct buffers circulated, want at most 6", len(seen))
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		q.Push([]byte("f"), 0)
+		q.Push([]byte("g"), 0)
+		q.PopBatchSwap(bufs, sizes)
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per push and swap, want 0", allocs)
 	}
 }
