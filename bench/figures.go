@@ -196,9 +196,9 @@ func Experiments(o Options, fipTCP, gvTCP TCPStack) []Experiment {
 					what = "TAP, stack -> Linux iperf 2 server, 1 stream"
 				}
 				if off {
-					what += ", offloads on (featherip: vnet header, TSO, GRO, checksum offload; gVisor fdbased: GRO, RX checksum offload)"
+					what += tapOffloadsOn
 				} else {
-					what += ", offloads off"
+					what += tapOffloadsOff
 				}
 				ex = append(ex, Experiment{
 					Name: what, Fip: FipTAP(dir, off, o.TAPSeconds), Gv: GvTAP(dir, off, o.TAPSeconds),
@@ -216,3 +216,9 @@ func plural(n int) string {
 	}
 	return "s"
 }
+
+// The TAP rows' settings, as their labels say them.
+const (
+	tapOffloadsOff = ", offloads off (software GRO in both stacks)"
+	tapOffloadsOn  = ", offloads on (featherip: vnet header, TSO, large receive, checksum offload; gVisor fdbased: RX checksum offload; software GRO in both stacks)"
+)

@@ -11,6 +11,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/network/arp"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
+	"gvisor.dev/gvisor/pkg/tcpip/stack/gro"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
@@ -30,6 +31,7 @@ type GvHost struct {
 	S    *stack.Stack      // the stack
 	Ch   *channel.Endpoint // the link endpoint under the Ethernet wrapper
 	Addr tcpip.Address     // the host's address
+	GRO  *gro.GRO          // receive coalescing (GvOptions.GRO), nil without
 }
 
 // GvPair is two gVisor stacks, each on a channel link endpoint wrapped in
@@ -54,6 +56,41 @@ type GvOptions struct {
 	Minimal bool
 	// Queue is the channel endpoint's outbound queue length (default 1024).
 	Queue int
+	// GRO puts gVisor's software receive coalescing (package gro, what its
+	// fdbased endpoint runs with its GRO option) between the Ethernet
+	// endpoint and the NIC: the forwarding goroutine of Start feeds it and
+	// flushes it whenever the link's queue is empty. The net.Conn rows use
+	// it, as featherip's shell coalesces received segments too.
+	GRO bool
+}
+
+// gvGRODispatcher hands what gVisor's Ethernet endpoint delivers to a GRO
+// instance, which passes it on to the NIC as it flushes.
+type gvGRODispatcher struct{ g *gro.GRO }
+
+func (d gvGRODispatcher) DeliverNetworkPacket(proto tcpip.NetworkProtocolNumber, pkt *stack.PacketBuffer) {
+	pkt.NetworkProtocolNumber = proto
+	d.g.Enqueue(pkt)
+}
+
+func (d gvGRODispatcher) DeliverLinkPacket(proto tcpip.NetworkProtocolNumber, pkt *stack.PacketBuffer) {
+	d.g.Dispatcher.DeliverLinkPacket(proto, pkt)
+}
+
+// gvGROLink is gVisor's Ethernet endpoint with a GRO instance between it
+// and the NIC it is attached to.
+type gvGROLink struct {
+	*ethernet.Endpoint
+	g *gro.GRO
+}
+
+func (l gvGROLink) Attach(d stack.NetworkDispatcher) {
+	if d == nil {
+		l.Endpoint.Attach(nil)
+		return
+	}
+	l.g.Dispatcher = d
+	l.Endpoint.Attach(gvGRODispatcher{l.g})
 }
 
 func gvStackOptions(o GvOptions) stack.Options {
@@ -79,7 +116,14 @@ func NewGvHost(mtu int, mac tcpip.LinkAddress, addr [4]byte, o GvOptions) (*GvHo
 // is not used).
 func newGvHostOn(ch *channel.Endpoint, addr [4]byte, o GvOptions) (*GvHost, error) {
 	s := stack.New(gvStackOptions(o))
-	if err := s.CreateNIC(gvNIC, ethernet.New(ch)); err != nil {
+	var link stack.LinkEndpoint = ethernet.New(ch)
+	var g *gro.GRO
+	if o.GRO {
+		g = new(gro.GRO)
+		g.Init(true)
+		link = gvGROLink{link.(*ethernet.Endpoint), g}
+	}
+	if err := s.CreateNIC(gvNIC, link); err != nil {
 		return nil, fmt.Errorf("gVisor CreateNIC: %s", err)
 	}
 	a := tcpip.AddrFrom4(addr)
@@ -88,7 +132,7 @@ func newGvHostOn(ch *channel.Endpoint, addr [4]byte, o GvOptions) (*GvHost, erro
 		return nil, fmt.Errorf("gVisor AddProtocolAddress: %s", err)
 	}
 	s.SetRouteTable([]tcpip.Route{{Destination: pa.AddressWithPrefix.Subnet(), NIC: gvNIC}})
-	return &GvHost{S: s, Ch: ch, Addr: a}, nil
+	return &GvHost{S: s, Ch: ch, Addr: a, GRO: g}, nil
 }
 
 // NewGvPair builds a gVisor pair at the given IP MTU with static neighbor
@@ -152,19 +196,22 @@ func (p *GvPair) Pump() int {
 func (p *GvPair) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
-	fwd := func(from, to *channel.Endpoint) {
+	fwd := func(from, to *GvHost) {
 		defer p.wg.Done()
 		for {
-			pkt := from.ReadContext(ctx)
+			pkt := from.Ch.ReadContext(ctx)
 			if pkt == nil {
 				return
 			}
-			gvForward(pkt, to)
+			gvForward(pkt, to.Ch)
+			if to.GRO != nil && from.Ch.NumQueued() == 0 {
+				to.GRO.Flush() // the end of a burst, as a NAPI poll ends
+			}
 		}
 	}
 	p.wg.Add(2)
-	go fwd(p.A.Ch, p.B.Ch)
-	go fwd(p.B.Ch, p.A.Ch)
+	go fwd(p.A, p.B)
+	go fwd(p.B, p.A)
 }
 
 // Close stops the forwarders and destroys both stacks.

@@ -142,9 +142,10 @@ func kernelServer(ns *netns.NS) (stop func(), err error) {
 }
 
 // FipTAP measures featherip on a TAP device (the root package's Host with
-// link/tap: batched reads, the answers to a batch written together; vnet
-// turns the virtio-net header on: checksum offload, TSO, GRO) against Linux iperf 2 in one direction, one stream,
-// for secs seconds. featherip runs its iperf app (app/iperf) on the
+// link/tap: batched reads, software GRO, the answers to a batch written
+// together; vnet turns the virtio-net header on: checksum offload, TSO,
+// large frames from the kernel) against Linux iperf 2 in one direction,
+// one stream, for secs seconds. featherip runs its iperf app (app/iperf) on the
 // callback API. The rate is iperf's (Linux client) or the featherip
 // client's (acknowledged bytes over the test's time).
 func FipTAP(dir TAPDir, vnet bool, secs int) Side {
@@ -210,10 +211,12 @@ func FipTAP(dir TAPDir, vnet bool, secs int) Side {
 // GvTAP measures gVisor's netstack on the same TAP setup: the device opened
 // by gVisor's tun package in the namespace, its fdbased link endpoint
 // (Ethernet frames, recvmmsg dispatch), ipv4, arp and tcp with gVisor's
-// defaults. offload turns on what fdbased offers on a TAP file descriptor:
-// its GRO and trusting received checksums (RXChecksumOffload); fdbased's
-// segmentation offload (GSOMaxSize) works only on sockets (AF_PACKET), not
-// on a TAP descriptor, so no setting gives gVisor TSO here. The server
+// defaults and its software GRO on, as featherip's shell coalesces
+// received segments too. offload turns on what else fdbased offers on a TAP
+// file descriptor: trusting received checksums (RXChecksumOffload);
+// fdbased's segmentation offload (GSOMaxSize) works only on sockets
+// (AF_PACKET), not on a TAP descriptor, so no setting gives gVisor TSO
+// here. The server
 // discards what it reads; the client writes for secs seconds and its rate
 // is the bytes written over that time.
 func GvTAP(dir TAPDir, offload bool, secs int) Side {
@@ -232,7 +235,7 @@ func GvTAP(dir TAPDir, offload bool, secs int) Side {
 		}
 		mac := tcpip.LinkAddress("\x02\x00\x00\x00\x07\x02")
 		ep, err := fdbased.New(&fdbased.Options{FDs: []int{fd}, MTU: 1500, EthernetHeader: true, Address: mac,
-			GRO: offload, RXChecksumOffload: offload})
+			GRO: true, RXChecksumOffload: offload})
 		if err != nil {
 			unix.Close(fd)
 			return 0, err

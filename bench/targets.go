@@ -37,8 +37,7 @@ func DefaultTargets() []Target {
 	}
 	var tap []string
 	for _, dir := range []string{"TAP, Linux iperf 2 client -> stack, 1 stream", "TAP, stack -> Linux iperf 2 server, 1 stream"} {
-		tap = append(tap, dir+", offloads off",
-			dir+", offloads on (featherip: vnet header, TSO, GRO, checksum offload; gVisor fdbased: GRO, RX checksum offload)")
+		tap = append(tap, dir+tapOffloadsOff, dir+tapOffloadsOn)
 	}
 	return []Target{
 		{

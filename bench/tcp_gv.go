@@ -40,8 +40,10 @@ const gvTimeWait = time.Second
 // tcpErr turns a tcpip.Error into an error.
 func tcpErr(what string, e tcpip.Error) error { return fmt.Errorf("gVisor %s: %s", what, e) }
 
-func newGvTCPPair(mtu int) (*GvPair, error) {
-	p, err := NewGvPairOpts(mtu, GvOptions{Queue: gvTCPQueue})
+// newGvTCPPair builds and starts the pair of the TCP figures, with receive
+// coalescing (GvOptions.GRO) when gro is set.
+func newGvTCPPair(mtu int, gro bool) (*GvPair, error) {
+	p, err := NewGvPairOpts(mtu, GvOptions{Queue: gvTCPQueue, GRO: gro})
 	if err != nil {
 		return nil, err
 	}
@@ -312,7 +314,7 @@ func runBulk(b *testing.B, cli, srv []bulkConn) {
 // Bulk implements TCPStack.
 func (GvTCP) Bulk(mtu, conns int, api API) (func(*testing.B), error) {
 	return func(b *testing.B) {
-		p, err := newGvTCPPair(mtu)
+		p, err := newGvTCPPair(mtu, api == APINetConn)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -335,7 +337,7 @@ func (GvTCP) Bulk(mtu, conns int, api API) (func(*testing.B), error) {
 // ConnSetup implements TCPStack.
 func (GvTCP) ConnSetup() (func(*testing.B), error) {
 	return func(b *testing.B) {
-		p, err := newGvTCPPair(1500)
+		p, err := newGvTCPPair(1500, false)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -389,7 +391,7 @@ func (GvTCP) ConnSetup() (func(*testing.B), error) {
 
 // IdleConns implements TCPStack.
 func (GvTCP) IdleConns(n int) (float64, error) {
-	p, err := newGvTCPPair(1500)
+	p, err := newGvTCPPair(1500, false)
 	if err != nil {
 		return 0, err
 	}
@@ -434,7 +436,7 @@ func (GvTCP) IdleConns(n int) (float64, error) {
 
 // RR implements TCPStack: the server echoes on its own goroutine.
 func (GvTCP) RR(api API, n int) (Latency, error) {
-	p, err := newGvTCPPair(1500)
+	p, err := newGvTCPPair(1500, false)
 	if err != nil {
 		return Latency{}, err
 	}

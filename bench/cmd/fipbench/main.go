@@ -109,11 +109,15 @@ const method = `## Setups
 - **net.PacketConn and net.Conn, featherip**: two ` + "`featherip.Host`" + `s (the root package's concurrent shell: a reader
   goroutine per link, a timer goroutine, the core under one lock) on a real-time pipe, with ` + "`UDPConn`" + `, and
   ` + "`Host.Dial`" + ` / ` + "`Host.Listen`" + ` TCP connections (` + "`TCPConn`" + `, Nagle off as in package net) with one goroutine per
-  sender and receiver, as gVisor's gonet rows.
+  sender and receiver, as gVisor's gonet rows. The reader takes every queued frame per wake-up, coalesces runs of
+  in-order segments of a flow (software GRO) and hands the batch to the stack as one input batch.
 - **net.PacketConn and TCP, gVisor**: one forwarding goroutine per direction (gVisor's TCP runs its own goroutines;
   it cannot be pumped), link queues of 65,536 frames so the link never drops. The "callback" rows use gVisor's
   event-driven ` + "`tcpip.Endpoint`" + ` API with waiter queues (gVisor has no callback API; this is its lowest socket API);
-  "net.Conn" rows use ` + "`gonet`" + `.
+  "net.Conn" rows use ` + "`gonet`" + `, with gVisor's software GRO (its package ` + "`gro`" + `, what ` + "`fdbased`" + ` runs with its GRO
+  option) between the Ethernet endpoint and the NIC, fed by the forwarder and flushed whenever the link queue is
+  empty, the rule featherip's reader follows; it seldom finds frames to merge, as gVisor's TCP work runs on its own
+  goroutines and the forwarder keeps up.
 - **TCP options**: each stack's defaults (featherip: 64 KiB send and receive buffers, CUBIC, SACK, timestamps, window
   scaling, 40 ms delayed ACK, Nagle on except in the request/response rows; gVisor: 1 MiB buffers with receive
   auto-tuning, Nagle off), except TIME_WAIT set to 1 s on both (defaults 60 s) so the setup/teardown figure does
@@ -139,9 +143,11 @@ const method = `## Setups
   as iperf reports it), or the stack's client to Linux ` + "`iperf -s`" + ` (featherip: app/iperf's client, acknowledged
   bytes over the test time; gVisor: a ` + "`gonet`" + ` client writing zeros, bytes written over the time). featherip: the
   root package's Host on ` + "`link/tap`" + `, with ` + "`tap.Config{VnetHdr: true}`" + ` for "offloads on" (checksum offload, TSO,
-  GRO); both with batched reads, and the answers to a batch written together (` + "`HoldWrites`" + `). gVisor: ` + "`link/tun`" + `'s TAP descriptor under ` + "`link/fdbased`" + ` (Ethernet), "offloads on" being
-  what fdbased offers there: its GRO and trusting received checksums; fdbased's GSO needs a socket descriptor
-  (AF_PACKET), so gVisor has no TSO on a TAP device. Both with their TCP defaults (gVisor without TIME_WAIT change).
+  large frames from the kernel); batched reads, software GRO of the frames without offload metadata, and the
+  answers to a batch written together (` + "`HoldWrites`" + `). gVisor: ` + "`link/tun`" + `'s TAP descriptor under
+  ` + "`link/fdbased`" + ` (Ethernet) with its GRO on in every row, "offloads on" adding what else fdbased offers there,
+  trusting received checksums; fdbased's GSO needs a socket descriptor (AF_PACKET), so gVisor has no TSO on a TAP
+  device. Both with their TCP defaults (gVisor without TIME_WAIT change).
 - **Latency** is wall-clock time per exchange (time.Now around each), 1,000 warm-up exchanges not counted;
   the median and 99th percentile of each run, then the median of those over the runs.
 - The machine may be shared with other work (see the load average): alternating the stacks in one run makes the
