@@ -139,7 +139,7 @@ func (s *Stack) deliver(n *nic, ip wire.IPv4, bcast, mcast bool) {
 	*pkt = Packet{
 		NIC: n.id, Src: ip.Src(), Dst: ip.Dst(), Protocol: ip.Protocol(), TTL: ip.TTL(), TOS: ip.TOS(),
 		IPHeader: ip.Header(), Payload: ip.Payload(), Broadcast: bcast, Multicast: mcast,
-		ChecksumOK: s.off.rxCsumOK,
+		ChecksumOK: s.off.rxCsumOK, GSOSize: s.off.rxGSOSize,
 	}
 	raw := s.deliverRaw(pkt)
 	switch pkt.Protocol {

@@ -235,7 +235,7 @@ func (s *Stack) deliver6(n *nic, pkt []byte, hdrEnd int, proto uint8, nhOff int,
 		NIC: n.id, Src: netip.AddrFrom16([16]byte(pkt[8:24])), Dst: netip.AddrFrom16([16]byte(pkt[24:40])),
 		Protocol: proto, TTL: pkt[7], TOS: uint8(binary.BigEndian.Uint16(pkt[0:2]) >> 4),
 		IPHeader: pkt[:hdrEnd], Payload: pkt[hdrEnd:], Multicast: mcast, IPv6: true,
-		nhOff: nhOff, routerAlert: routerAlert, mldAlert: mldAlert, ChecksumOK: s.off.rxCsumOK,
+		nhOff: nhOff, routerAlert: routerAlert, mldAlert: mldAlert, ChecksumOK: s.off.rxCsumOK, GSOSize: s.off.rxGSOSize,
 	}
 	raw := s.deliverRaw(pk)
 	switch proto {

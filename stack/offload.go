@@ -90,7 +90,8 @@ type OffloadStats struct {
 
 // offloadState is the Stack's offload scratch state.
 type offloadState struct {
-	rxCsumOK bool // the packet Input is delivering has a verified checksum
+	rxCsumOK  bool // the packet Input is delivering has a verified checksum
+	rxGSOSize int  // ... and was coalesced from segments of this size (GRO)
 }
 
 // GSOMaxSize reports the largest TCP segment (IP packet length) a
@@ -156,11 +157,14 @@ func (s *Stack) InputMeta(id NIC, frame []byte, m RxMeta) {
 	if tcp && local {
 		s.off.rxCsumOK = true
 		s.stats.Offload.InCsumOffloaded++
+		if m.GSO {
+			s.off.rxGSOSize = m.GSOSize
+		}
 	} else {
 		s.completeCsum(frame, m)
 	}
 	s.Input(id, frame)
-	s.off.rxCsumOK = false
+	s.off.rxCsumOK, s.off.rxGSOSize = false, 0
 }
 
 // completeCsum completes a partial checksum in place (virtio 1.x §5.1.6.2).

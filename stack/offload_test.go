@@ -130,6 +130,13 @@ func TestInputMetaGRO(t *testing.T) {
 	if len(tp.pkts) != 1 || !tp.pkts[0].ChecksumOK || !bytes.Equal(tp.pkts[0].Payload[20:], data) {
 		t.Fatalf("coalesced segment not delivered whole: %d deliveries", len(tp.pkts))
 	}
+	if g := tp.pkts[0].GSOSize; g != 1448 {
+		t.Fatalf("coalesced segment delivered with GSOSize %d, want the metadata's 1448", g)
+	}
+	e.s.Input(e.nic, f) // the same frame as an ordinary one (its checksum is partial: dropped by TCP, not here)
+	if len(tp.pkts) != 2 || tp.pkts[1].GSOSize != 0 {
+		t.Fatalf("ordinary frame after a coalesced one: %d deliveries, GSOSize %d", len(tp.pkts), tp.pkts[len(tp.pkts)-1].GSOSize)
+	}
 	// GSO metadata on something that is not TCP: dropped.
 	e.s.InputMeta(e.nic, ethFrame(ourMAC, peerMAC, wire.EtherTypeIPv4, ipPkt(wire.IPv4Header{Protocol: wire.ProtoUDP, Src: peerIP, Dst: ourIP}, make([]byte, 3000))),
 		RxMeta{GSO: true, GSOSize: 1000})

@@ -23,6 +23,10 @@ type Packet struct {
 	// packet came from the local kernel with a partial one (InputMeta):
 	// the transport may skip its own check.
 	ChecksumOK bool
+	// GSOSize is, for a TCP super-frame coalesced from several wire
+	// segments (GRO, InputMeta), the payload bytes of each segment but the
+	// last; 0 for a packet as it came off the wire.
+	GSOSize int
 
 	nhOff       int  // IPv6: offset of the next-header byte naming the upper layer
 	routerAlert bool // IPv6: a hop-by-hop router alert option was present

@@ -3,6 +3,8 @@ package tcp
 import (
 	"bytes"
 	"testing"
+
+	"github.com/featherip/featherip/stack"
 )
 
 // TestBatchDefersACKs: inside an input batch (stack.BeginBatch) in-order
@@ -66,5 +68,28 @@ func TestBatchDefersACKs(t *testing.T) {
 	k.send(fACK, seg)
 	if a := e.one(); a.ack != k.peerSeq {
 		t.Fatalf("outside a batch: want ACK of %d, got %v", k.peerSeq, a)
+	}
+}
+
+// TestCoalescedSegmentCounts: a super-frame coalesced from wire segments
+// (GRO, stack.InputMeta) counts as the segments it was in InSegs and the
+// connection's counters, as Linux counts gso_segs, and is acknowledged at
+// once as two or more full-sized segments are.
+func TestCoalescedSegmentCounts(t *testing.T) {
+	e := newEnv(t, Config{})
+	k := e.accept(synOpts(), 1000)
+	mss := int(k.c.advMSS)
+	before, segsBefore := e.p.Stats().InSegs, k.c.Stats().SegsIn
+	s := k.seg(fACK, bytes.Repeat([]byte("g"), 3*mss-100))
+	e.s.InputMeta(e.nic, ethFrame(ourMAC, peerMAC, buildTCP(s, peerIP, ourIP)), stack.RxMeta{CsumValid: true, GSO: true, GSOSize: mss})
+	k.peerSeq += uint32(len(s.data))
+	if got := e.p.Stats().InSegs - before; got != 3 {
+		t.Fatalf("InSegs grew by %d for a frame of 3 wire segments", got)
+	}
+	if got := k.c.Stats().SegsIn - segsBefore; got != 3 {
+		t.Fatalf("connection SegsIn grew by %d, want 3", got)
+	}
+	if a := e.one(); a.ack != k.peerSeq {
+		t.Fatalf("want an immediate ACK of %d, got %v", k.peerSeq, a)
 	}
 }

@@ -15,6 +15,7 @@ type segment struct {
 	wnd      uint16
 	data     []byte
 	opts     *wire.TCPOptions
+	segs     uint32 // wire segments it was: more than 1 when coalesced (GRO)
 }
 
 func (s *segment) has(f uint8) bool { return s.flags&f != 0 }
@@ -68,7 +69,12 @@ func (p *Protocol) Deliver(pk *stack.Packet) bool {
 		p.stats.InErrs++
 		return true
 	}
-	*seg = segment{seq: t.Seq(), ack: t.Ack(), flags: t.Flags(), wnd: t.Window(), data: t.Payload(), opts: opts}
+	*seg = segment{seq: t.Seq(), ack: t.Ack(), flags: t.Flags(), wnd: t.Window(), data: t.Payload(), opts: opts, segs: 1}
+	if g := pk.GSOSize; g > 0 && len(seg.data) > g {
+		// counted as the wire segments it was, as Linux counts gso_segs
+		seg.segs = uint32((len(seg.data) + g - 1) / g)
+		p.stats.InSegs += uint64(seg.segs - 1)
+	}
 	local := netip.AddrPortFrom(pk.Dst.WithZone(""), t.DstPort())
 	remote := netip.AddrPortFrom(pk.Src.WithZone(""), t.SrcPort())
 	if c := p.conns.get(local, remote); c != nil {
@@ -111,7 +117,7 @@ func (p *Protocol) findListener(local netip.AddrPort) *PCB {
 // input processes a segment for a connection and sends what results.
 func (c *PCB) input(seg *segment) {
 	c.inInput = true
-	c.cnt.segsIn++
+	c.cnt.segsIn += seg.segs
 	idle := c.p.now - c.lastRecv
 	c.lastRecv = c.p.now
 	c.keepProbes = 0
