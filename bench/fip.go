@@ -112,8 +112,8 @@ type zeroClock struct{}
 
 func (zeroClock) Now() time.Duration { return 0 }
 
-// Pump delivers queued frames in both directions until neither pipe end has
-// a frame due, then, like an event loop driven by NextDeadline (the root
+// Pump delivers queued frames in both directions, in input batches as a
+// link reader does (drain), until neither pipe end has a frame due, then, like an event loop driven by NextDeadline (the root
 // package's shell does the same), runs Poll on a stack whose deadline has
 // come, and repeats while that produced frames. It returns the number of
 // frames delivered.
@@ -121,23 +121,10 @@ func (p *FipPair) Pump() int {
 	moved := 0
 	for {
 		progress := false
-		for {
-			n, ok := p.B.End.TryReceive(p.buf)
-			if !ok {
-				break
-			}
-			p.B.S.Input(p.B.NIC, p.buf[:n])
-			moved++
-			progress = true
-		}
-		for {
-			n, ok := p.A.End.TryReceive(p.buf)
-			if !ok {
-				break
-			}
-			p.A.S.Input(p.A.NIC, p.buf[:n])
-			moved++
-			progress = true
+		for _, h := range []*FipHost{p.B, p.A} {
+			n := p.drain(h)
+			moved += n
+			progress = progress || n > 0
 		}
 		if !progress {
 			for _, h := range []*FipHost{p.A, p.B} {
@@ -151,6 +138,32 @@ func (p *FipPair) Pump() int {
 			if _, ok := p.B.End.NextDue(); ok {
 				continue
 			}
+			return moved
+		}
+	}
+}
+
+// pumpBatch is how many frames the pump hands a stack in one input batch,
+// as the root package's link reader does (its rxBatch).
+const pumpBatch = 16
+
+// drain moves every frame queued for h into its stack, in input batches of
+// up to pumpBatch frames (stack.BeginBatch), and returns how many.
+func (p *FipPair) drain(h *FipHost) int {
+	moved := 0
+	for {
+		h.S.BeginBatch()
+		k := 0
+		for ; k < pumpBatch; k++ {
+			n, ok := h.End.TryReceive(p.buf)
+			if !ok {
+				break
+			}
+			h.S.Input(h.NIC, p.buf[:n])
+		}
+		h.S.EndBatch()
+		moved += k
+		if k < pumpBatch {
 			return moved
 		}
 	}

@@ -97,8 +97,9 @@ const method = `## Setups
   10.0.0.1/24 and 10.0.0.2/24, in process only.
 - **UDP and ICMP** run on one goroutine for both stacks: the sender writes (a batch of 16 datagrams, or one echo
   request), then a pump moves every queued frame to the other stack's input until both directions are idle, then
-  the receiver reads. featherip's pump calls ` + "`Poll`" + ` only when ` + "`NextDeadline`" + ` has come, as an event loop does
-  (the root package's shell too); its pipe has no delay and a clock that reads 0, so the harness reads no clock
+  the receiver reads. featherip's pump hands the frames over in input batches of up to 16 (` + "`Stack.BeginBatch`" + ` /
+  ` + "`EndBatch`" + `, as the root package's link reader does: TCP acknowledges a batch's in-order data once) and calls
+  ` + "`Poll`" + ` only when ` + "`NextDeadline`" + ` has come, as an event loop does (the root package's shell too); its pipe has no delay and a clock that reads 0, so the harness reads no clock
   (gVisor's channel reads none either); both stacks read the real monotonic clock. featherip: ` + "`udp.PCB.Send`" + `
   and an ` + "`OnRecv`" + ` callback that copies the payload into an application buffer; echo requests from a raw ICMP
   PCB, answered by the core. gVisor: ` + "`tcpip.Endpoint`" + ` Write and
