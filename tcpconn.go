@@ -464,9 +464,15 @@ func (c *TCPConn) SetReadBuffer(bytes int) error {
 	bytes = min(max(bytes, minReadBuffer), c.h.sockCfg.MaxReadBuffer)
 	return c.withPCB("setsockopt", func(p *tcp.PCB) {
 		p.SetRecvBuffer(bytes)
-		c.rcvBuf = bytes
-		c.rb.limit = max(c.rb.limit, bytes+ringSlack)
+		c.setRecvBufferLocked(bytes)
 	})
+}
+
+// setRecvBufferLocked follows the pcb's receive buffer size: the window
+// the ring must hold (h.mu held).
+func (c *TCPConn) setRecvBufferLocked(bytes int) {
+	c.rcvBuf = bytes
+	c.rb.limit = max(c.rb.limit, bytes+ringSlack)
 }
 
 // SetWriteBuffer sets the send buffer size (SO_SNDBUF): how many bytes

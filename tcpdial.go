@@ -146,6 +146,7 @@ func (h *Host) dialTCP(ctx context.Context, network string, laddr, raddr netip.A
 	if err := pcb.Connect(raddr); err != nil {
 		return bindFail("connect", err)
 	}
+	c.setRecvBufferLocked(pcb.RecvBuffer()) // a default window grows on a jumbo-MTU route (tcp.Config.RecvBuffer)
 	c.laddr, c.raddr = pcb.LocalAddr(), pcb.RemoteAddr()
 	laddr = c.laddr
 	if keepAlive >= 0 {

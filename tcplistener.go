@@ -26,7 +26,6 @@ type TCPListener struct {
 	pcb       *tcp.PCB
 	queue     []*TCPConn // established, not yet accepted
 	backlog   int
-	rcvBuf    int
 	released  bool
 	overflows uint64
 }
@@ -124,7 +123,6 @@ func (h *Host) listenTCP(network string, laddr netip.AddrPort) (*TCPListener, er
 		return fail("listen", err)
 	}
 	l.pcb = pcb
-	l.rcvBuf = h.tcp.Config().RecvBuffer
 	l.laddr = pcb.LocalAddr()
 	if laddr.Addr() == netip.IPv6Unspecified() {
 		// bound to both families or IPv6 only: package net shows it as [::]
@@ -145,7 +143,7 @@ func (l *TCPListener) onAccept(_, pc *tcp.PCB) {
 		pc.Abort()
 		return
 	}
-	c := h.newTCPConnLocked(l.network, pc, l.rcvBuf)
+	c := h.newTCPConnLocked(l.network, pc, pc.RecvBuffer())
 	c.laddr, c.raddr = pc.LocalAddr(), pc.RemoteAddr()
 	pc.SetKeepAlive(true, defaultKeepAlive, defaultKeepAlive, 0)
 	_ = h.addSockLocked(c)

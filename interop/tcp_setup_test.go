@@ -77,6 +77,12 @@ func setupTCPVnet(t *testing.T, cfg tcp.Config, vnet bool) *tcpEnv {
 // nil) before the host gets it.
 func setupTCPWrap(t *testing.T, cfg tcp.Config, vnet bool, wrap func(*tap.Link) link.Link) *tcpEnv {
 	t.Helper()
+	return setupTCPLink(t, cfg, tap.Config{Name: tapName, VnetHdr: vnet}, wrap)
+}
+
+// setupTCPLink is setupTCPWrap with the TAP device as tc describes.
+func setupTCPLink(t *testing.T, cfg tcp.Config, tc tap.Config, wrap func(*tap.Link) link.Link) *tcpEnv {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("interop tests need root (network namespaces and /dev/net/tun): run sudo go test ./interop/")
 	}
@@ -85,7 +91,7 @@ func setupTCPWrap(t *testing.T, cfg tcp.Config, vnet bool, wrap func(*tap.Link) 
 	var tp *tap.Link
 	if err := ns.Do(func() error {
 		var err error
-		tp, err = tap.Open(tap.Config{Name: tapName, VnetHdr: vnet})
+		tp, err = tap.Open(tc)
 		return err
 	}); err != nil {
 		t.Fatalf("opening TAP %s in %s: %v", tapName, ns.Name, err)

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/featherip/featherip/link/tap"
 	"github.com/featherip/featherip/stack"
 	"github.com/featherip/featherip/tcp"
 )
@@ -318,4 +319,33 @@ func TestTCPClosedPortRefused(t *testing.T) {
 	if st.OutRsts == 0 || st.DropNoPCB == 0 {
 		t.Errorf("TCP counters after a SYN to a closed port: OutRsts %d DropNoPCB %d", st.OutRsts, st.DropNoPCB)
 	}
+}
+
+// TestTCPJumboMTUWindow: on a TAP device with the largest MTU it takes
+// (65521, near the kernel loopback's 64 KiB), featherip's default buffers hold four
+// full-sized segments (tcp.Config.RecvBuffer), its window scale covers
+// them, and 16 MiB from Linux arrive whole in segments larger than the
+// 64 KiB default window would allow more than one of.
+func TestTCPJumboMTUWindow(t *testing.T) {
+	const mtu = 65521 // a TAP device's largest (65535 less the Ethernet header)
+	e := setupTCPLink(t, tcp.Config{}, tap.Config{Name: tapName, MTU: mtu}, nil)
+	var accepted *tcp.PCB
+	e.host.Do(func(*stack.Stack) {
+		e.listen(t, 9100, func(l, c *tcp.PCB) {
+			accepted = c
+			e.acceptSink(l, c)
+		})
+	})
+	e.kernelToSink(t, "tcp4", featherIP+":9100", 16<<20, 21)
+	e.host.Do(func(*stack.Stack) {
+		st := accepted.Stats()
+		four := 4 * st.RcvMSS
+		if st.RcvMSS < 60000 || accepted.RecvBuffer() != four {
+			t.Errorf("MSS %d, receive buffer %d: want a jumbo MSS and four segments (%d)", st.RcvMSS, accepted.RecvBuffer(), four)
+		}
+		if st.SegsIn == 0 || st.BytesReceived/st.SegsIn < 16<<10 {
+			t.Errorf("%d bytes in %d segments: the kernel did not send jumbo segments", st.BytesReceived, st.SegsIn)
+		}
+	})
+	e.checkClean(t)
 }

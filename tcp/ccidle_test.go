@@ -2,6 +2,7 @@ package tcp
 
 import (
 	"bytes"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -114,5 +115,48 @@ func TestCongestionStateWhileIdle(t *testing.T) {
 	k.send(fACK, nil)
 	if k.c.State() != FinWait2 || k.c.cc != nil {
 		t.Fatalf("state %v holds congestion state %T", k.c.State(), k.c.cc)
+	}
+}
+
+// TestDefaultBuffersHoldFourSegments: on a route with a jumbo MTU a
+// connection's default buffers grow to four full-sized segments (and the
+// window scale covers them); buffers the Config or SetRecvBuffer chose
+// stay as chosen, and at MTU 1500 the default is already larger.
+func TestDefaultBuffersHoldFourSegments(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		mtu      int
+		cfg      Config
+		set      int // SetRecvBuffer before Connect, 0 for none
+		wantFour bool
+	}{
+		{"jumbo default", 65535, Config{}, 0, true},
+		{"jumbo, Config sets", 65535, Config{RecvBuffer: 64 << 10, SendBuffer: 64 << 10}, 0, false},
+		{"jumbo, SetRecvBuffer", 65535, Config{}, 64 << 10, false},
+		{"MTU 1500", 1500, Config{}, 0, false},
+	} {
+		e := newEnvWith(t, tc.cfg, envOpts{mtu: tc.mtu})
+		c, err := e.p.NewPCB()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.set != 0 {
+			c.SetRecvBuffer(tc.set)
+		}
+		if err := c.Connect(netip.AddrPortFrom(peerIP, 80)); err != nil {
+			t.Fatal(err)
+		}
+		syn := e.one()
+		four := 4 * int(c.advMSS)
+		if tc.wantFour {
+			if c.RecvBuffer() != four || c.SendBuffer() != four {
+				t.Errorf("%s: buffers %d/%d, want four segments (%d)", tc.name, c.RecvBuffer(), c.SendBuffer(), four)
+			}
+			if !syn.opts.HasWScale || 65535<<syn.opts.WScale < four {
+				t.Errorf("%s: window scale %d cannot cover %d", tc.name, syn.opts.WScale, four)
+			}
+		} else if c.RecvBuffer() != 64<<10 {
+			t.Errorf("%s: receive buffer %d, want 64 KiB", tc.name, c.RecvBuffer())
+		}
 	}
 }

@@ -577,7 +577,11 @@ func (c *PCB) processData(seg *segment) {
 		if c.ooo == nil {
 			c.acquireOOO()
 		}
-		if !c.ooo.insert(p.s.Pool(), seq, data, fin, p.cfg.MaxOOOSegments, p.cfg.MaxOOOBytes) {
+		maxBytes := p.cfg.MaxOOOBytes
+		if p.defaultOOOBytes {
+			maxBytes = int(c.rcvBufSize)
+		}
+		if !c.ooo.insert(p.s.Pool(), seq, data, fin, p.cfg.MaxOOOSegments, maxBytes) {
 			p.stats.DropOOOFull++
 		}
 		c.ackNow = true // immediate duplicate ACK (RFC 5681 §4.2)

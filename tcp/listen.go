@@ -83,6 +83,7 @@ func (l *PCB) inherit(c *PCB) {
 	c.noDelay, c.autoRecved, c.lingerZero = l.noDelay, l.autoRecved, l.lingerZero
 	c.keepAlive, c.keep = l.keepAlive, l.keep // keepOpts are shared, never modified
 	c.sndBufSize, c.rcvBufSize = l.sndBufSize, l.rcvBufSize
+	c.sndBufSet, c.rcvBufSet = l.sndBufSet, l.rcvBufSet
 }
 
 // sendCookie answers a SYN beyond the backlog statelessly: the ISN of the

@@ -120,6 +120,8 @@ type PCB struct {
 	rescueUsed         bool
 	ackNow             bool // ACK generation
 	ackDeferred        bool // in Protocol.deferredACKs (batch.go)
+	sndBufSet          bool // SetSendBuffer chose the size (initConn)
+	rcvBufSet          bool // SetRecvBuffer chose the size
 	inInput            bool
 }
 
@@ -197,16 +199,26 @@ func (c *PCB) SetLinger(on bool, timeout time.Duration) { c.lingerZero = on && t
 func (c *PCB) SetSendBuffer(n int) {
 	if n > 0 && n <= 1<<30 {
 		c.sndBufSize = int32(n)
+		c.sndBufSet = true
 	}
 }
+
+// SendBuffer returns the send buffer size in bytes.
+func (c *PCB) SendBuffer() int { return int(c.sndBufSize) }
 
 // SetRecvBuffer sets the receive buffer (window) size in bytes. Call it
 // before Listen or Connect for the window scale to cover it (RFC 7323).
 func (c *PCB) SetRecvBuffer(n int) {
 	if n > 0 && n <= 1<<30 {
 		c.rcvBufSize = int32(n)
+		c.rcvBufSet = true
 	}
 }
+
+// RecvBuffer returns the receive buffer (window) size in bytes: once
+// Connect or a listener set the connection up, that includes the raise
+// of a default buffer to four segments (Config.RecvBuffer).
+func (c *PCB) RecvBuffer() int { return int(c.rcvBufSize) }
 
 // SendBufferFree returns how many bytes Write would accept now.
 func (c *PCB) SendBufferFree() int { return c.sb.free(int(c.sndBufSize)) }
@@ -538,6 +550,11 @@ func (c *PCB) Stats() PCBStats {
 	return st
 }
 
+// minBufSegments is how many full-sized segments a default buffer holds
+// at least (Config.SendBuffer): enough for fast retransmit's three
+// duplicate ACKs behind a lost segment.
+const minBufSegments = 4
+
 // initConn sets up a connection's per-connection state once its
 // addresses are known; mtu is the route's.
 func (c *PCB) initConn(mtu int) {
@@ -547,6 +564,14 @@ func (c *PCB) initConn(mtu int) {
 		hdrs = wire.IPv6HeaderLen + wire.TCPMinHeaderLen
 	}
 	c.advMSS = int32(max(mtu-hdrs, 64))
+	// default buffers hold at least minBufSegments full-sized segments
+	floor := minBufSegments * min(c.advMSS, 1<<20)
+	if p.defaultRcvBuf && !c.rcvBufSet {
+		c.rcvBufSize = max(c.rcvBufSize, floor)
+	}
+	if p.defaultSndBuf && !c.sndBufSet {
+		c.sndBufSize = max(c.sndBufSize, floor)
+	}
 	c.sndMSS = min(536, c.advMSS) // until the peer's MSS option says more (RFC 9293 §3.7.1)
 	c.gsoMax = -1
 	c.rtt = rttEstimator{}

@@ -8,7 +8,7 @@ import "github.com/featherip/featherip/pbuf"
 // only while something is queued (active.go); the nil queue is empty.
 type oooQueue struct {
 	segs  []oooSeg
-	bytes int32  // queued bytes, at most Config.MaxOOOBytes
+	bytes int32  // queued bytes, at most Config.MaxOOOBytes (or the receive buffer)
 	last  uint32 // sequence number of the most recently queued segment (first SACK block, RFC 2018 §4)
 }
 

@@ -21,12 +21,18 @@ type Config struct {
 	// SYN). Default 256, at most 1<<30.
 	MaxPCBs int
 	// SendBuffer and RecvBuffer are the default per-connection buffer sizes
-	// in bytes (SetSendBuffer, SetRecvBuffer override them). Default 64 KiB.
+	// in bytes (SetSendBuffer, SetRecvBuffer override them). Default 64 KiB;
+	// left at the default, a connection's buffers are raised to hold at
+	// least four full-sized segments of its route's MSS (on links with a
+	// jumbo MTU), so that a window keeps several segments in flight and a
+	// loss can be repaired by fast retransmit (three duplicate ACKs, RFC
+	// 5681 §3.2), as Linux sizes a socket's buffer to its initial window
+	// unless the application set it.
 	SendBuffer, RecvBuffer int
 	// MaxOOOSegments and MaxOOOBytes bound each connection's out-of-order
 	// queue. Defaults 64 segments (a default 64 KiB window holds 45 full
 	// segments at MSS 1460, so SACK recovery keeps what arrives past a
-	// hole) and RecvBuffer bytes.
+	// hole) and the connection's receive buffer in bytes.
 	MaxOOOSegments, MaxOOOBytes int
 	// MaxChunks bounds the number of WriteNoCopy references (and copy
 	// regions between them) queued per connection. Default 64.
@@ -243,6 +249,9 @@ type Protocol struct {
 
 	rtoBounds rtoBounds // RTO range and initial value of every connection (RFC 6298)
 
+	// the Config left these at their defaults (Config.SendBuffer)
+	defaultSndBuf, defaultRcvBuf, defaultOOOBytes bool
+
 	isnHook func() uint32 // tests: fixed ISNs
 }
 
@@ -251,6 +260,7 @@ func New(s *stack.Stack, cfg Config) (*Protocol, error) {
 	if s == nil {
 		return nil, fmt.Errorf("tcp: New needs a stack, got nil")
 	}
+	defSnd, defRcv, defOOO := cfg.SendBuffer == 0, cfg.RecvBuffer == 0, cfg.MaxOOOBytes == 0
 	cfg.setDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -270,6 +280,8 @@ func New(s *stack.Stack, cfg Config) (*Protocol, error) {
 		isn:       newISNGenerator(key),
 		portCount: uint32(s.Random()),
 		rtoBounds: newRTOBounds(cfg.MinRTO, cfg.MaxRTO, cfg.InitialRTO),
+
+		defaultSndBuf: defSnd, defaultRcvBuf: defRcv, defaultOOOBytes: defOOO,
 	}
 	if err := s.RegisterTransport(wire.ProtoTCP, p); err != nil {
 		return nil, fmt.Errorf("tcp: registering protocol %d: %w", wire.ProtoTCP, err)
