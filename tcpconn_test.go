@@ -170,9 +170,9 @@ func TestTCPFlowControlSlowReader(t *testing.T) {
 	if !errors.As(err, &ne) || !ne.Timeout() {
 		t.Errorf("deadline error %v is not a net.Error with Timeout()", err)
 	}
-	rcv := tcp.DefaultBuffer
-	if n > 2*rcv+ringSlack || n < rcv/2 {
-		t.Errorf("wrote %d bytes before blocking; want about send buffer + window (%d each)", n, rcv)
+	rcv := tcp.DefaultSendBuffer + tcp.DefaultRecvBuffer
+	if n > rcv+ringSlack || n < tcp.DefaultSendBuffer/2 {
+		t.Errorf("wrote %d bytes before blocking; want about send buffer + window (%d)", n, rcv)
 	}
 	var buffered int
 	b.Do(func(*stack.Stack) { buffered = c2.rb.len() })
@@ -238,7 +238,7 @@ func TestTCPCloseRead(t *testing.T) {
 		t.Fatalf("Read after CloseRead = %d, %v; want io.EOF", n, err)
 	}
 	// later data is discarded without closing the window: writes go on
-	big := make([]byte, 4*tcp.DefaultBuffer)
+	big := make([]byte, 4*tcp.DefaultRecvBuffer)
 	c1.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	if _, err := c1.Write(big); err != nil {
 		t.Fatalf("Write to a peer that shut its reading side: %v", err)

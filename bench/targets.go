@@ -57,12 +57,10 @@ func DefaultTargets() []Target {
 			Name:  "TAP, one stream, at least 2× gVisor's fdbased endpoint",
 			Rows:  tap,
 			Check: atLeast(2),
-			Blocker: "without offloads, system calls are most of featherip's CPU profile in the Linux-to-stack direction: one read(2) per frame received, " +
-				"as a TAP character device gives exactly one frame per call (no recvmmsg on a TAP; the kernel's batched path is vhost-net), about 1.7 µs each; " +
-				"featherip's answers are already few (one ACK per read batch of up to 16 frames and connection: software GRO and input batches), " +
-				"and the write(2) that carries each ACK also runs the kernel sender's ACK processing and next transmissions. " +
-				"The kernel's iperf sender shares the 2 cores with the stack, so this figure swings by tens of percent from run to run for both stacks (see the spread below). " +
-				"With the vnet header (offloads on) the kernel hands over 64 KiB frames and featherip needs no change.",
+			Blocker: "without offloads, one read(2) per frame received (a TAP character device gives exactly one frame per call; no recvmmsg on a TAP) is most of featherip's CPU in the Linux-to-stack direction, about 1.7 µs each, " +
+				"and its answers are already few (one ACK per read batch and connection: software GRO and input batches). " +
+				"Until the default receive window went from 64 KiB to 256 KiB that window, not the CPU, held this direction near 2× (256 KiB measured 3.4-3.8× against 1.6-2.1× before). " +
+				"The kernel's iperf shares the 2 cores with the stack, so the TAP rows swing by tens of percent from run to run for both stacks (see the spread below).",
 		},
 		{
 			Name: "heap per idle established connection at most 1/10 of gVisor's",

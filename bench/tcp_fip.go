@@ -17,7 +17,7 @@ import (
 // TCPConn and TCPListener of two featherip.Hosts on a real-time pipe
 // (FipShellPair), with goroutines of their own, as gVisor's gonet rows do.
 //
-// The TCP layers use their defaults (64 KiB send and receive buffers,
+// The TCP layers use their defaults (64 KiB send and 256 KiB receive buffers,
 // CUBIC, SACK, timestamps, window scaling, 40 ms delayed ACK) except
 // TimeWait, 1 s as on the gVisor side, and MaxPCBs, sized to the figure.
 type FipTCP struct{}

@@ -118,7 +118,7 @@ func TestWindowScaleApplied(t *testing.T) {
 	k.send(fACK, []byte("x"))
 	e.advance(time.Second)
 	a := e.one()
-	if got := int(a.wnd) << k.c.Stats().RcvScale; got < DefaultBuffer-2000 || got > DefaultBuffer+(1<<k.c.Stats().RcvScale) {
+	if got := int(a.wnd) << k.c.Stats().RcvScale; got < DefaultRecvBuffer-2000 || got > DefaultRecvBuffer+(1<<k.c.Stats().RcvScale) {
 		t.Fatalf("window %d<<%d", a.wnd, k.c.Stats().RcvScale)
 	}
 }

@@ -21,8 +21,13 @@ type Config struct {
 	// SYN). Default 256, at most 1<<30.
 	MaxPCBs int
 	// SendBuffer and RecvBuffer are the default per-connection buffer sizes
-	// in bytes (SetSendBuffer, SetRecvBuffer override them). Default 64 KiB;
-	// left at the default, a connection's buffers are raised to hold at
+	// in bytes (SetSendBuffer, SetRecvBuffer override them). Defaults 64 KiB
+	// to send (its storage is allocated whole on the first Write) and
+	// 256 KiB to receive: the receive window, which costs memory only while
+	// the application lags behind the peer (the core keeps no receive
+	// buffer of its own), and which a fast peer needs to fill a fast path
+	// (Linux starts at 128 KiB and tunes up to 6 MiB). Left at the default,
+	// a connection's buffers are raised to hold at
 	// least four full-sized segments of its route's MSS (on links with a
 	// jumbo MTU), so that a window keeps several segments in flight and a
 	// loss can be repaired by fast retransmit (three duplicate ACKs, RFC
@@ -30,9 +35,8 @@ type Config struct {
 	// unless the application set it.
 	SendBuffer, RecvBuffer int
 	// MaxOOOSegments and MaxOOOBytes bound each connection's out-of-order
-	// queue. Defaults 64 segments (a default 64 KiB window holds 45 full
-	// segments at MSS 1460, so SACK recovery keeps what arrives past a
-	// hole) and the connection's receive buffer in bytes.
+	// queue. Defaults 64 segments (SACK recovery keeps that much of what
+	// arrives past a hole) and the connection's receive buffer in bytes.
 	MaxOOOSegments, MaxOOOBytes int
 	// MaxChunks bounds the number of WriteNoCopy references (and copy
 	// regions between them) queued per connection. Default 64.
@@ -91,7 +95,8 @@ type Config struct {
 // Default configuration values.
 const (
 	DefaultMaxPCBs           = 256
-	DefaultBuffer            = 64 << 10
+	DefaultSendBuffer        = 64 << 10
+	DefaultRecvBuffer        = 256 << 10
 	DefaultMaxOOOSegments    = 64
 	DefaultMaxChunks         = 64
 	DefaultTimeWait          = 60 * time.Second
@@ -124,8 +129,8 @@ func (c *Config) setDefaults() {
 		}
 	}
 	def(&c.MaxPCBs, DefaultMaxPCBs)
-	def(&c.SendBuffer, DefaultBuffer)
-	def(&c.RecvBuffer, DefaultBuffer)
+	def(&c.SendBuffer, DefaultSendBuffer)
+	def(&c.RecvBuffer, DefaultRecvBuffer)
 	def(&c.MaxOOOSegments, DefaultMaxOOOSegments)
 	def(&c.MaxOOOBytes, c.RecvBuffer)
 	def(&c.MaxChunks, DefaultMaxChunks)

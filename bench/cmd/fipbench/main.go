@@ -119,7 +119,7 @@ const method = `## Setups
   option) between the Ethernet endpoint and the NIC, fed by the forwarder and flushed whenever the link queue is
   empty, the rule featherip's reader follows; it seldom finds frames to merge, as gVisor's TCP work runs on its own
   goroutines and the forwarder keeps up.
-- **TCP options**: each stack's defaults (featherip: 64 KiB send and receive buffers, CUBIC, SACK, timestamps, window
+- **TCP options**: each stack's defaults (featherip: 64 KiB send and 256 KiB receive buffers (four segments at least on a jumbo MTU), CUBIC, SACK, timestamps, window
   scaling, 40 ms delayed ACK, Nagle on except in the request/response rows; gVisor: 1 MiB buffers with receive
   auto-tuning, Nagle off), except TIME_WAIT set to 1 s on both (defaults 60 s) so the setup/teardown figure does
   not pile up TIME_WAIT connections, and featherip's MaxPCBs sized to the figure. Bulk: 64 KiB chunks split evenly
