@@ -285,13 +285,7 @@ func TestMLDSourceFilterAndQueries(t *testing.T) {
 }
 
 func TestMLDv1Compatibility(t *testing.T) {
-	e := newEnv6(t, nil)
-	e.settle()
-	if err := e.s.JoinGroup(e.nic, grp6A); err != nil {
-		t.Fatal(err)
-	}
-	e.runUntil(5 * time.Second)
-	e.take()
+	e := joinedEnv6(t)
 	// A v1 general query: v1 reports within its max delay.
 	e.query(v1Msg(wire.ICMPv6MLDQuery, 2*time.Second, netip.IPv6Unspecified()), wire.IPv6AllNodes)
 	e.runUntil(2 * time.Second)
@@ -344,13 +338,7 @@ func TestMLDv1Compatibility(t *testing.T) {
 }
 
 func TestMLDFloodBounded(t *testing.T) {
-	e := newEnv6(t, nil)
-	e.settle()
-	if err := e.s.JoinGroup(e.nic, grp6A); err != nil {
-		t.Fatal(err)
-	}
-	e.runUntil(5 * time.Second)
-	e.take()
+	e := joinedEnv6(t)
 	for i := 0; i < 1000; i++ {
 		e.query(v2Query(2*time.Second, netip.IPv6Unspecified(), 2), wire.IPv6AllNodes)
 		e.query(v2Query(2*time.Second, grp6A, 2, src6A), grp6A)
@@ -476,13 +464,7 @@ func TestMLDJoinWhileDown(t *testing.T) {
 // Linux's igmp6_event_query does): it gets no report and does not switch
 // the host to MLDv1. The same query with a proper header is answered.
 func TestMLDQueryHeaderChecks(t *testing.T) {
-	e := newEnv6(t, nil)
-	e.settle()
-	if err := e.s.JoinGroup(e.nic, grp6A); err != nil {
-		t.Fatal(err)
-	}
-	e.runUntil(5 * time.Second)
-	e.take()
+	e := joinedEnv6(t)
 	general := v2Query(time.Second, netip.IPv6Unspecified(), 2)
 	mldRA := []wire.IPv6Option{{Type: wire.IPv6OptRouterAlert, Data: []byte{0, wire.IPv6RouterAlertMLD}}}
 	rsvpRA := []wire.IPv6Option{{Type: wire.IPv6OptRouterAlert, Data: []byte{0, 1}}} // RSVP (RFC 2711)
@@ -530,4 +512,18 @@ func TestMLDQueryHeaderChecks(t *testing.T) {
 	if st := e.s.Stats().MLD; st.InBadHeader != before.InBadHeader {
 		t.Fatalf("proper query counted as bad: %+v", st)
 	}
+}
+
+// joinedEnv6 is an IPv6 env whose interface joined grp6A, with the
+// unsolicited reports of the join already sent and discarded.
+func joinedEnv6(t *testing.T) *env6 {
+	t.Helper()
+	e := newEnv6(t, nil)
+	e.settle()
+	if err := e.s.JoinGroup(e.nic, grp6A); err != nil {
+		t.Fatal(err)
+	}
+	e.runUntil(5 * time.Second)
+	e.take()
+	return e
 }
