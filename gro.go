@@ -3,7 +3,6 @@ package featherip
 import (
 	"bytes"
 	"encoding/binary"
-	"net/netip"
 
 	"github.com/featherip/featherip/link"
 	"github.com/featherip/featherip/stack"
@@ -38,71 +37,52 @@ const groMax = 65535
 // groSeg is a frame parsed as a candidate for coalescing.
 type groSeg struct {
 	frame   []byte
-	thl     int    // TCP header length
+	ip      wire.IPv4
+	tcp     wire.TCP
 	payload int    // TCP payload length
 	seq     uint32 // TCP sequence number
 	psh     bool
 }
 
-// etherLen is the length of an Ethernet header without VLAN tags.
-const etherLen = 14
-
 // parseGRO reports whether frame is an Ethernet IPv4 TCP data segment
-// without IP options or fragmentation, carrying only ACK (and maybe PSH),
-// with a valid IP header checksum; it does not check the TCP checksum.
+// without IP options, padding or fragmentation, carrying only ACK (and
+// maybe PSH), with a valid IP header checksum; it does not check the TCP
+// checksum.
 func parseGRO(frame []byte) (groSeg, bool) {
-	if len(frame) < etherLen+wire.IPv4MinHeaderLen+wire.TCPMinHeaderLen ||
-		binary.BigEndian.Uint16(frame[12:14]) != 0x0800 {
+	if len(frame) < wire.EthernetHeaderLen || binary.BigEndian.Uint16(frame[12:14]) != wire.EtherTypeIPv4 {
 		return groSeg{}, false
 	}
-	ip := frame[etherLen:]
-	tot := int(binary.BigEndian.Uint16(ip[2:4]))
-	if ip[0] != 0x45 || tot != len(ip) || binary.BigEndian.Uint16(ip[6:8])&0x3fff != 0 ||
-		ip[9] != wire.ProtoTCP || wire.Checksum(ip[:wire.IPv4MinHeaderLen], 0) != 0 {
+	ip, err := wire.ParseIPv4(frame[wire.EthernetHeaderLen:])
+	if err != nil || ip.HeaderLen() != wire.IPv4MinHeaderLen || ip.TotalLength() != len(frame)-wire.EthernetHeaderLen ||
+		ip.IsFragment() || ip.Protocol() != wire.ProtoTCP || !ip.ChecksumValid() {
 		return groSeg{}, false
 	}
-	tcp := ip[wire.IPv4MinHeaderLen:]
-	thl := int(tcp[12]>>4) * 4
-	flags := tcp[13]
-	if thl < wire.TCPMinHeaderLen || thl >= len(tcp) ||
+	tcp, err := wire.ParseTCP(ip.Payload())
+	flags := tcp.Flags()
+	if err != nil || len(tcp.Payload()) == 0 ||
 		flags&^(wire.TCPFlagACK|wire.TCPFlagPSH) != 0 || flags&wire.TCPFlagACK == 0 {
 		return groSeg{}, false
 	}
-	return groSeg{
-		frame:   frame,
-		thl:     thl,
-		payload: len(tcp) - thl,
-		seq:     binary.BigEndian.Uint32(tcp[4:8]),
-		psh:     flags&wire.TCPFlagPSH != 0,
-	}, true
+	return groSeg{frame: frame, ip: ip, tcp: tcp, payload: len(tcp.Payload()), seq: tcp.Seq(), psh: flags&wire.TCPFlagPSH != 0}, true
 }
 
 // tcpChecksumOK verifies a parsed segment's TCP checksum.
-func (g *groSeg) tcpChecksumOK() bool {
-	ip := g.frame[etherLen:]
-	src := netip.AddrFrom4([4]byte(ip[12:16]))
-	dst := netip.AddrFrom4([4]byte(ip[16:20]))
-	seg := ip[wire.IPv4MinHeaderLen:]
-	return wire.Checksum(seg, wire.PseudoHeaderSum(src, dst, wire.ProtoTCP, len(seg))) == 0
-}
+func (g *groSeg) tcpChecksumOK() bool { return g.tcp.ChecksumValid(g.ip.Src(), g.ip.Dst()) }
 
 // follows reports whether n can be appended to the run that first starts
 // and last ends, size being the run's segment payload size.
 func (first *groSeg) follows(last, n *groSeg, size, total int) bool {
-	if last.psh || last.payload != size || n.payload > size || n.thl != first.thl ||
+	if last.psh || last.payload != size || n.payload > size || n.tcp.HeaderLen() != first.tcp.HeaderLen() ||
 		n.seq != last.seq+uint32(last.payload) || total+n.payload > groMax {
 		return false
 	}
-	a, b := first.frame, n.frame
-	ia, ib := a[etherLen:], b[etherLen:]
-	ta, tb := ia[wire.IPv4MinHeaderLen:], ib[wire.IPv4MinHeaderLen:]
-	return bytes.Equal(a[:etherLen], b[:etherLen]) &&
-		ia[1] == ib[1] && ia[6] == ib[6] && ia[8] == ib[8] && // TOS, flags (DF), TTL
-		bytes.Equal(ia[12:20], ib[12:20]) && // addresses
-		bytes.Equal(ta[0:4], tb[0:4]) && // ports
-		bytes.Equal(ta[8:12], tb[8:12]) && // ACK number
-		bytes.Equal(ta[14:16], tb[14:16]) && // window
-		bytes.Equal(ta[wire.TCPMinHeaderLen:first.thl], tb[wire.TCPMinHeaderLen:first.thl]) // options
+	a, b := first, n
+	return bytes.Equal(a.frame[:wire.EthernetHeaderLen], b.frame[:wire.EthernetHeaderLen]) &&
+		a.ip.TOS() == b.ip.TOS() && a.ip.Flags() == b.ip.Flags() && a.ip.TTL() == b.ip.TTL() &&
+		a.ip.Src() == b.ip.Src() && a.ip.Dst() == b.ip.Dst() &&
+		a.tcp.SrcPort() == b.tcp.SrcPort() && a.tcp.DstPort() == b.tcp.DstPort() &&
+		a.tcp.Ack() == b.tcp.Ack() && a.tcp.Window() == b.tcp.Window() &&
+		bytes.Equal(a.tcp.Options(), b.tcp.Options()) // timestamps included
 }
 
 // groInput hands frames to the stack (h.mu held), coalescing runs of TCP
@@ -117,7 +97,7 @@ func (h *Host) groInput(nic stack.NIC, frames [][]byte, metas []link.RxMeta, mer
 			continue
 		}
 		first, ok := parseGRO(frames[i])
-		if !ok || i+1 == len(frames) || !h.s.IsLocal(netip.AddrFrom4([4]byte(frames[i][etherLen+16:etherLen+20]))) ||
+		if !ok || i+1 == len(frames) || !h.s.IsLocal(first.ip.Dst()) ||
 			!first.tcpChecksumOK() {
 			h.s.Input(nic, frames[i])
 			i++
@@ -125,7 +105,7 @@ func (h *Host) groInput(nic stack.NIC, frames [][]byte, metas []link.RxMeta, mer
 		}
 		// Extend the run while the next frame follows.
 		size := first.payload
-		total := wire.IPv4MinHeaderLen + first.thl + first.payload
+		total := wire.IPv4MinHeaderLen + first.tcp.HeaderLen() + first.payload
 		last := first
 		j := i + 1
 		for ; j < len(frames) && metas[j] == (link.RxMeta{}); j++ {
@@ -143,12 +123,12 @@ func (h *Host) groInput(nic stack.NIC, frames [][]byte, metas []link.RxMeta, mer
 		}
 		// Build the super-frame: the first frame's headers, then every
 		// segment's data; PSH if the last had it.
-		hl := etherLen + wire.IPv4MinHeaderLen + first.thl
+		hl := wire.EthernetHeaderLen + wire.IPv4MinHeaderLen + first.tcp.HeaderLen()
 		m := copy(merge, frames[i][:hl])
 		for k := i; k < j; k++ {
 			m += copy(merge[m:], frames[k][hl:])
 		}
-		ip := merge[etherLen:m]
+		ip := merge[wire.EthernetHeaderLen:m]
 		binary.BigEndian.PutUint16(ip[2:4], uint16(len(ip)))
 		wire.SetIPv4Checksum(ip[:wire.IPv4MinHeaderLen])
 		if last.psh {

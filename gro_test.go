@@ -12,10 +12,10 @@ func groFrame(seq uint32, flags uint8, window uint16, payload int) []byte {
 	src, dst := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
 	const optLen = 12 // NOP NOP timestamps
 	tl := wire.IPv4MinHeaderLen + wire.TCPMinHeaderLen + optLen + payload
-	f := make([]byte, etherLen+tl)
+	f := make([]byte, wire.EthernetHeaderLen+tl)
 	copy(f, []byte{2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00})
-	ip := (&wire.IPv4Header{TotalLength: tl, TTL: 64, Protocol: wire.ProtoTCP, Src: src, Dst: dst, Flags: wire.IPv4FlagDF}).Encode(f[etherLen:])
-	seg := f[etherLen+ip:]
+	ip := (&wire.IPv4Header{TotalLength: tl, TTL: 64, Protocol: wire.ProtoTCP, Src: src, Dst: dst, Flags: wire.IPv4FlagDF}).Encode(f[wire.EthernetHeaderLen:])
+	seg := f[wire.EthernetHeaderLen+ip:]
 	(&wire.TCPHeader{SrcPort: 1000, DstPort: 80, Seq: seq, Ack: 7, Flags: flags, Window: window, OptionsLen: optLen}).Encode(seg)
 	copy(seg[wire.TCPMinHeaderLen:], []byte{1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2})
 	for i := range payload {
@@ -39,7 +39,7 @@ func TestGRORules(t *testing.T) {
 		return s
 	}
 	first := parse(groFrame(100, ack, 500, 1000))
-	total := wire.IPv4MinHeaderLen + first.thl + first.payload
+	total := wire.IPv4MinHeaderLen + first.tcp.HeaderLen() + first.payload
 	for _, tc := range []struct {
 		name string
 		last groSeg
