@@ -622,7 +622,7 @@ func (c *PCB) processData(seg *segment) {
 		c.finReceived()
 		return
 	}
-	c.unackedSeg += int32(max(1, len(data)/int(c.advMSS))) // a coalesced (GRO) segment counts as what it was
+	c.unackedSeg += int32(seg.segs) // a coalesced (GRO) segment counts as what it was
 	switch {
 	case p.cfg.NoDelayedACK:
 		c.ackNow = true
